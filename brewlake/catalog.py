@@ -1,0 +1,98 @@
+"""The lake's tables and their registration in Spark's session catalog.
+
+brewlake keeps no metastore service: every session the builder creates registers the databases
+`bronze`, `silver`, `gold`, `ops` at their lake locations and every known Delta table that exists,
+by location. Any number of processes can do this at once (nothing is locked), on a local lake
+and on S3, and `SELECT … FROM gold.brewery_counts` works in each of them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from brewlake.config import Settings
+from brewlake.lake import DATABASES, Lake, TableRef
+from brewlake.log import get_logger
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = get_logger(__name__)
+
+# ---- every table brewlake writes; layers import these names, never format their own.
+SILVER_BREWERIES = TableRef("silver", "breweries")
+SILVER_HISTORY = TableRef("silver", "breweries_history")
+SILVER_QUARANTINE = TableRef("silver", "breweries_quarantine")
+SILVER_APPLIED_BATCHES = TableRef("silver", "applied_batches")
+GOLD_BREWERY_COUNTS = TableRef("gold", "brewery_counts")
+GOLD_COUNTS_BY_COUNTRY_TYPE = TableRef("gold", "brewery_counts_by_country_type")
+GOLD_COUNTS_BY_TYPE = TableRef("gold", "brewery_counts_by_type")
+GOLD_OPERATING_STATUS = TableRef("gold", "brewery_operating_status")
+OPS_PIPELINE_RUNS = TableRef("ops", "pipeline_runs")
+OPS_QUALITY_CHECKS = TableRef("ops", "quality_checks")
+
+TABLES: tuple[TableRef, ...] = (
+    SILVER_BREWERIES,
+    SILVER_HISTORY,
+    SILVER_QUARANTINE,
+    SILVER_APPLIED_BATCHES,
+    GOLD_BREWERY_COUNTS,
+    GOLD_COUNTS_BY_COUNTRY_TYPE,
+    GOLD_COUNTS_BY_TYPE,
+    GOLD_OPERATING_STATUS,
+    OPS_PIPELINE_RUNS,
+    OPS_QUALITY_CHECKS,
+)
+
+
+def _quote(identifier: str) -> str:
+    return "`" + identifier.replace("`", "``") + "`"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def register_table(spark: SparkSession, settings: Settings, table: TableRef) -> bool:
+    """Register `table` by location if its Delta log exists; True when it is now queryable."""
+    from delta.tables import DeltaTable
+
+    location = Lake(settings).table_location(table)
+    if not DeltaTable.isDeltaTable(spark, location):
+        return False
+    name = f"{_quote(table.database)}.{_quote(table.name)}"
+    # Re-point rather than trust an earlier registration: one session may serve several lakes
+    # (tests, `brewlake run` after a settings change). Tables are EXTERNAL, so DROP only forgets
+    # the name and never touches data. Databases are never dropped: the in-memory catalog would
+    # delete their folder.
+    spark.sql(f"DROP TABLE IF EXISTS {name}")
+    spark.sql(f"CREATE TABLE {name} USING delta LOCATION {_literal(location)}")
+    return True
+
+
+def register_catalog(spark: SparkSession, settings: Settings) -> list[TableRef]:
+    """Create the four databases and register every existing brewlake table; return those."""
+    lake = Lake(settings)
+    for database in DATABASES:
+        spark.sql(
+            f"CREATE DATABASE IF NOT EXISTS {_quote(database)} "
+            f"LOCATION {_literal(lake.database_location(database))}"
+        )
+    registered = [t for t in TABLES if register_table(spark, settings, t)]
+    log.debug("catalog.registered", tables=",".join(map(str, registered)) or "none")
+    return registered
+
+
+def catalog_init_sql(settings: Settings) -> str:
+    """SQL that registers the lake in a plain `spark-sql`/`pyspark` session (`-i` init file)."""
+    lake = Lake(settings)
+    lines = [
+        f"CREATE DATABASE IF NOT EXISTS {_quote(d)} LOCATION {_literal(lake.database_location(d))};"
+        for d in DATABASES
+    ]
+    lines += [
+        f"CREATE TABLE IF NOT EXISTS {_quote(t.database)}.{_quote(t.name)} USING delta "
+        f"LOCATION {_literal(lake.table_location(t))};"
+        for t in TABLES
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,149 @@
+"""The SparkSession builder: the only code in brewlake that touches `SparkSession.builder`.
+
+`spark_conf(settings)` is a pure function from settings to Spark properties (testable, and reused
+to print a `spark-defaults.conf` for `spark-sql`/`pyspark` users); `build_session()` applies it,
+starts Spark with the local jars, and registers the lake's tables in the session catalog.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from brewlake.config import Settings
+from brewlake.errors import SetupError
+from brewlake.log import get_logger
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = get_logger(__name__)
+
+SETUP_HINT = "run `make setup` (or `make jars`) to fetch them from conf/jars.pom.xml"
+# A jar whose absence means the set-up never ran; each one is checked by name prefix.
+REQUIRED_JARS = ("delta-spark_", "delta-storage-", "hadoop-aws-", "bundle-")
+
+
+def jar_paths(settings: Settings) -> list[str]:
+    """The jars `make jars` fetched, sorted; a SetupError naming the fix when any is missing."""
+    folder = Path(settings.jars_dir)
+    jars = sorted(str(p) for p in folder.glob("*.jar")) if folder.is_dir() else []
+    names = [Path(j).name for j in jars]
+    missing = [want for want in REQUIRED_JARS if not any(n.startswith(want) for n in names)]
+    if missing:
+        raise SetupError(
+            f"Spark jars missing in {folder} ({', '.join(m.rstrip('_-') for m in missing)}): "
+            f"{SETUP_HINT}"
+        )
+    return jars
+
+
+def s3a_conf(settings: Settings) -> dict[str, str]:
+    """Hadoop s3a properties derived from the settings (prefixed `spark.hadoop.`)."""
+    conf = {
+        # s3:// paths given by users behave exactly like s3a://.
+        "fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "fs.s3a.endpoint.region": settings.aws_region,
+        "fs.s3a.fast.upload": "true",
+    }
+    endpoint = settings.effective_s3_endpoint
+    if endpoint:
+        conf["fs.s3a.endpoint"] = endpoint
+        conf["fs.s3a.path.style.access"] = "true"
+        conf["fs.s3a.connection.ssl.enabled"] = str(endpoint.startswith("https://")).lower()
+    if settings.aws_access_key_id:
+        conf["fs.s3a.aws.credentials.provider"] = (
+            "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider"
+            if settings.aws_session_token
+            else "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+        )
+        conf["fs.s3a.access.key"] = settings.aws_access_key_id
+        conf["fs.s3a.secret.key"] = settings.aws_secret_access_key
+        if settings.aws_session_token:
+            conf["fs.s3a.session.token"] = settings.aws_session_token
+    return {f"spark.hadoop.{k}": v for k, v in conf.items()}
+
+
+def spark_conf(settings: Settings, jars: list[str] | None = None) -> dict[str, str]:
+    """Every Spark property brewlake sets, as a plain dict."""
+    shuffle = str(settings.spark_shuffle_partitions)
+    conf = {
+        "spark.master": settings.spark_master,
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        # Tables are registered by location at session start (see brewlake.catalog): no shared
+        # metastore process, no embedded Derby that locks out a second session.
+        "spark.sql.catalogImplementation": "in-memory",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": shuffle,
+        "spark.default.parallelism": shuffle,
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.adaptive.coalescePartitions.enabled": "true",
+        # Delta's snapshot reconstruction defaults to 50 partitions: far too many for our logs.
+        "spark.databricks.delta.snapshotPartitions": shuffle,
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        "spark.databricks.delta.optimizeWrite.enabled": "true",
+        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.ui.enabled": str(settings.spark_ui_enabled).lower(),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.warehouse.dir": f"{settings.spark_lake_root}/_warehouse",
+        **s3a_conf(settings),
+    }
+    if jars:
+        conf["spark.jars"] = ",".join(jars)
+    return conf
+
+
+def _running_under_spark_submit() -> bool:
+    # spark-submit starts the JVM before Python: jars must then come from --jars.
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def build_session(
+    settings: Settings, app_name: str = "brewlake", *, register_tables: bool = True
+) -> SparkSession:
+    """Start (or reuse) the SparkSession configured for this lake."""
+    jars = jar_paths(settings)
+    # Executors must run the same interpreter (and so the same pinned packages) as the driver.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in spark_conf(settings, jars).items():
+        if key == "spark.jars" and _running_under_spark_submit():
+            continue
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(settings.spark_log_level)
+    _check_delta_loaded(spark)
+    log.debug("spark.session", app=app_name, master=spark.sparkContext.master)
+    if register_tables:
+        from brewlake.catalog import register_catalog
+
+        register_catalog(spark, settings)
+    return spark
+
+
+def _check_delta_loaded(spark: SparkSession) -> None:
+    jvm = spark.sparkContext._jvm
+    try:
+        jvm.java.lang.Class.forName(
+            "io.delta.sql.DeltaSparkSessionExtension",
+            True,
+            jvm.java.lang.Thread.currentThread().getContextClassLoader(),
+        )
+    except Exception:
+        raise SetupError(
+            "Delta Lake classes are not on Spark's classpath: pass the jars from .jars/ to "
+            f"spark-submit (--jars), or {SETUP_HINT}"
+        ) from None
+
+
+def spark_defaults_text(settings: Settings) -> str:
+    """A spark-defaults.conf body that makes `spark-sql`/`pyspark` see the same lake."""
+    conf = spark_conf(settings, jar_paths(settings))
+    secret = ("secret", "access.key", "session.token")
+    lines = [f"{k} {v}" for k, v in sorted(conf.items()) if not any(s in k for s in secret)]
+    return "\n".join(lines) + "\n"

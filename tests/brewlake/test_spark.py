@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from brewlake.config import load_settings
+from brewlake.errors import SetupError
+from brewlake.spark import jar_paths, s3a_conf, spark_conf
+
+
+def test_missing_jars_give_one_actionable_line(tmp_path):
+    settings = load_settings(env={}, jars_dir=str(tmp_path))
+    with pytest.raises(SetupError) as info:
+        jar_paths(settings)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "make setup" in message and str(tmp_path) in message
+
+
+def test_cli_reports_missing_jars_without_traceback(tmp_path):
+    code = (
+        "import sys; from brewlake.jobs import guarded; from brewlake.config import load_settings;"
+        "from brewlake.spark import build_session;"
+        f"sys.exit(guarded(lambda: build_session(load_settings(jars_dir={str(tmp_path)!r})) and 0,"
+        " verbose=False))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 3
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "make setup" in lines[0]
+    assert "Traceback" not in out.stderr
+
+
+def test_spark_conf_points_jars_at_the_fetched_files(base_settings):
+    jars = jar_paths(base_settings)
+    conf = spark_conf(base_settings, jars)
+    assert conf["spark.jars"].split(",") == jars
+    assert any("delta-spark_4.2_2.13" in j for j in jars)
+    assert conf["spark.sql.session.timeZone"] == "UTC"
+    assert conf["spark.sql.shuffle.partitions"] == "2"
+
+
+def test_s3a_conf_follows_the_endpoint_scheme():
+    plain = s3a_conf(load_settings(env={"BREWLAKE_S3_ENDPOINT": "http://127.0.0.1:9000"}))
+    assert plain["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
+    assert plain["spark.hadoop.fs.s3a.path.style.access"] == "true"
+    tls = s3a_conf(load_settings(env={"BREWLAKE_S3_ENDPOINT": "https://s3.example.test"}))
+    assert tls["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "true"
+    aws = s3a_conf(load_settings(env={}))
+    assert "spark.hadoop.fs.s3a.endpoint" not in aws

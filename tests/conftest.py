@@ -1,0 +1,105 @@
+"""Fixtures every test shares: one Spark session, a temporary lake, a real S3 (moto) endpoint.
+
+Servers bind to 127.0.0.1 on free ports. Nothing brewlake owns is mocked.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from brewlake.config import Settings, load_settings
+
+logging.getLogger("py4j").setLevel(logging.WARNING)
+
+# Fake credentials for moto, set before any boto3/Spark client exists. Never real secrets.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "brewlake-test-key")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "brewlake-test-secret")
+os.environ.setdefault("AWS_REGION", "us-east-1")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# Tests must never inherit a developer's lake or endpoints.
+for _var in list(os.environ):
+    if _var.startswith("BREWLAKE_") or _var.startswith("AWS_ENDPOINT_URL"):
+        del os.environ[_var]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A real S3/SNS/SQS endpoint (moto server) on 127.0.0.1, for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def base_settings(moto_endpoint: str, tmp_path_factory) -> Settings:
+    """Settings for the session's Spark: small, UI off, s3a pointed at moto."""
+    return load_settings(
+        env={},
+        lake_root=str(tmp_path_factory.mktemp("lake")),
+        s3_endpoint=moto_endpoint,
+        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+        spark_master="local[2]",
+        spark_shuffle_partitions=2,
+        spark_ui_enabled=False,
+        spark_log_level="ERROR",
+    )
+
+
+@pytest.fixture(scope="session")
+def spark(base_settings: Settings):
+    from brewlake.spark import build_session
+
+    session = build_session(base_settings, "brewlake-tests", register_tables=False)
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def lake_settings(base_settings: Settings, tmp_path: Path) -> Settings:
+    """Settings whose lake is a fresh local folder for this test."""
+    return base_settings.replace(lake_root=str(tmp_path / "lake"))
+
+
+@pytest.fixture
+def s3_settings(base_settings: Settings, moto_endpoint: str) -> Settings:
+    """Settings whose lake is `s3a://<fresh bucket>/lake` on the moto server."""
+    from brewlake.storage import s3_client
+
+    bucket = f"brewlake-{uuid.uuid4().hex[:12]}"
+    s3_client(base_settings).create_bucket(Bucket=bucket)
+    return base_settings.replace(lake_root=f"s3a://{bucket}/lake")
+
+
+def env_for(settings: Settings, **extra: str) -> dict[str, str]:
+    """Environment that makes a subprocess (`brewlake …`, spark-submit) load these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BREWLAKE_")}
+    env.update(
+        BREWLAKE_LAKE_ROOT=settings.lake_root,
+        BREWLAKE_API_URL=settings.api_url,
+        BREWLAKE_S3_ENDPOINT=settings.s3_endpoint,
+        BREWLAKE_SPARK_MASTER=settings.spark_master,
+        BREWLAKE_SPARK_SHUFFLE_PARTITIONS=str(settings.spark_shuffle_partitions),
+        BREWLAKE_SPARK_UI_ENABLED="false",
+        BREWLAKE_SPARK_LOG_LEVEL="ERROR",
+        BREWLAKE_JARS_DIR=settings.jars_dir,
+    )
+    env.update(extra)
+    return env
