@@ -103,3 +103,23 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+# ---- bronze: a replay of the source API (issue #3) ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def replay_records() -> list[dict]:
+    """500 synthetic breweries (seed 7), generated once per session; treat as read-only."""
+    from brewlake.synth import generate_records
+
+    return generate_records(500, seed=7)
+
+
+@pytest.fixture
+def replay_api(replay_records: list[dict]):
+    """A started replay API over `generate_records(500, seed=7)`: `.url`, `.records`, `.stats`."""
+    from brewlake.replay import serve_in_thread
+
+    with serve_in_thread(replay_records) as server:
+        yield server

@@ -1,0 +1,190 @@
+"""HTTP client for the Open Brewery DB: one pooled session, retries, timeouts, a rate limiter.
+
+Retries are urllib3's `Retry` (exponential backoff with jitter; 429 waits for `Retry-After`;
+5xx, connection errors and read timeouts retried), so no request loop is written by hand. A
+client-side token bucket spaces every attempt, retries included, to stay under the API's limit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from brewlake import __version__
+from brewlake.config import Settings
+from brewlake.errors import SourceError
+
+LIST_PATH = "/v1/breweries"
+META_PATH = "/v1/breweries/meta"
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+
+class PageFetchError(SourceError):
+    """A request still failed after every retry, or its body cannot be ingested."""
+
+    def __init__(self, url: str, page: int | None, status: int | None, attempts: int, why: str):
+        where = f"page {page}" if page is not None else "meta"
+        status_text = f"HTTP {status}" if status is not None else "no response"
+        super().__init__(f"{where}: GET {url} -> {status_text} after {attempts} attempt(s): {why}")
+        self.url = url
+        self.page = page
+        self.status = status
+        self.attempts = attempts
+        self.why = why
+
+
+class RateLimiter:
+    """Token bucket shared by all threads: at most `per_minute` starts a minute, small burst."""
+
+    def __init__(self, per_minute: float, burst: int = 1):
+        self.interval = 60.0 / per_minute
+        self.capacity = float(max(1, burst))
+        self.tokens = self.capacity
+        self.stamp = time.monotonic()
+        self.lock = threading.Lock()
+        self.waited_s = 0.0
+
+    def acquire(self) -> None:
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) / self.interval)
+                self.stamp = now
+                if self.tokens >= 1.0:
+                    self.tokens -= 1.0
+                    return
+                wait = (1.0 - self.tokens) * self.interval
+                self.waited_s += wait
+            time.sleep(wait)
+
+
+@dataclass(frozen=True)
+class Response:
+    """One answered request: the body exactly as received and how it was obtained."""
+
+    url: str
+    status: int
+    body: bytes
+    attempts: int
+    seconds: float
+
+
+def build_retry(settings: Settings, limiter: RateLimiter | None) -> Retry:
+    # urllib3 rebuilds Retry objects with `type(self)(...)` on every attempt, so the limiter
+    # rides on a class attribute of a throwaway subclass rather than an __init__ argument.
+    class LimitedRetry(Retry):
+        rate_limiter = limiter
+
+        def sleep(self, response=None):  # called before every retry, never the first attempt
+            super().sleep(response)
+            if self.rate_limiter is not None:
+                self.rate_limiter.acquire()
+
+    return LimitedRetry(
+        total=settings.api_max_retries,
+        connect=None,
+        read=None,
+        status=None,
+        backoff_factor=settings.api_backoff_factor_s,
+        backoff_jitter=settings.api_backoff_factor_s,
+        backoff_max=30.0,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=frozenset({"GET"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+        raise_on_redirect=False,
+    )
+
+
+class BreweryClient:
+    """GET pages and meta from `settings.api_url` with bounded, polite concurrency."""
+
+    def __init__(self, settings: Settings, *, concurrency: int | None = None):
+        self.settings = settings
+        self.base_url = settings.api_url.rstrip("/")
+        self.concurrency = concurrency or settings.api_concurrency
+        self.per_page = settings.api_page_size
+        rate = settings.api_rate_limit_per_minute
+        self.limiter = RateLimiter(rate, burst=self.concurrency) if rate and rate > 0 else None
+        self.timeout = (settings.api_connect_timeout_s, settings.api_read_timeout_s)
+        self.session = requests.Session()
+        adapter = HTTPAdapter(
+            pool_connections=1,
+            pool_maxsize=self.concurrency,
+            pool_block=True,
+            max_retries=build_retry(settings, self.limiter),
+        )
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update(
+            {"User-Agent": f"brewlake/{__version__}", "Accept": "application/json"}
+        )
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.retries = 0
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> BreweryClient:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def page_url(self, page: int) -> str:
+        return f"{self.base_url}{LIST_PATH}?page={page}&per_page={self.per_page}&sort=id:asc"
+
+    def meta_url(self) -> str:
+        return f"{self.base_url}{META_PATH}"
+
+    def get(self, url: str, page: int | None = None) -> Response:
+        """One GET with retries; PageFetchError unless the final answer is 200."""
+        max_attempts = self.settings.api_max_retries + 1
+        if self.limiter is not None:
+            self.limiter.acquire()
+        t0 = time.monotonic()
+        try:
+            resp = self.session.get(url, timeout=self.timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            with self._lock:
+                self.requests += max_attempts
+                self.retries += max_attempts - 1
+            raise PageFetchError(url, page, None, max_attempts, _first_line(exc)) from exc
+        history = getattr(getattr(resp.raw, "retries", None), "history", ()) or ()
+        attempts = len(history) + 1
+        with self._lock:
+            self.requests += attempts
+            self.retries += attempts - 1
+        body = resp.content
+        if resp.status_code != 200:
+            raise PageFetchError(url, page, resp.status_code, attempts, _snippet(body))
+        return Response(url, resp.status_code, body, attempts, time.monotonic() - t0)
+
+    def page(self, page: int) -> Response:
+        return self.get(self.page_url(page), page)
+
+    def meta(self) -> tuple[dict[str, Any], Response]:
+        from bronze.verify import parse_meta
+
+        resp = self.get(self.meta_url())
+        try:
+            return parse_meta(resp.body), resp
+        except ValueError as exc:
+            raise PageFetchError(resp.url, None, resp.status, resp.attempts, str(exc)) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:300]
+
+
+def _snippet(body: bytes) -> str:
+    text = body[:160].decode("utf-8", "replace").replace("\n", " ").strip()
+    return f"body {text!r}" if text else "empty body"
