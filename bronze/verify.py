@@ -98,15 +98,20 @@ def _regroup(counts: Any) -> Counter:
     return out
 
 
-def _within(fetched: int, expected: int, tolerance: float) -> bool:
-    return abs(fetched - expected) <= tolerance * max(expected, 1)
+def _within(fetched: int, expected: int, allowed: float) -> bool:
+    return abs(fetched - expected) <= allowed
 
 
 def reconcile(tally: Tally, meta: dict[str, Any], tolerance: float) -> list[str]:
-    """Disagreements between the fetch and /meta beyond `tolerance` (a share, 0.01 = 1 %)."""
+    """Disagreements between the fetch and /meta beyond `tolerance`.
+
+    `tolerance` is a share of /meta's total (0.01 = 1 %); it bounds the total and every group
+    alike, so a small country is not held to a stricter standard than the whole.
+    """
     problems = []
     total = int(meta["total"])
-    if not _within(tally.unique, total, tolerance):
+    allowed = tolerance * total
+    if not _within(tally.unique, total, allowed):
         problems.append(
             f"fetched {tally.unique} distinct breweries but /meta total is {total} "
             f"(tolerance {tolerance:.2%})"
@@ -116,7 +121,7 @@ def reconcile(tally: Tally, meta: dict[str, Any], tolerance: float) -> list[str]
             continue
         expected = _regroup(meta[name])
         for key in sorted(set(expected) | set(fetched)):
-            if not _within(fetched[key], expected[key], tolerance):
+            if not _within(fetched[key], expected[key], allowed):
                 problems.append(
                     f"{name}[{key or 'null'}]: fetched {fetched[key]} but /meta says "
                     f"{expected[key]}"
