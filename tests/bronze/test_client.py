@@ -1,0 +1,114 @@
+"""The API client against a real server: retries, Retry-After, timeouts, the rate limiter."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from brewlake.replay import serve_in_thread
+from bronze.client import BreweryClient, PageFetchError, RateLimiter
+from tests.conftest import free_port
+
+
+def client_for(settings, url, **changes):
+    base = {
+        "api_url": url,
+        "api_page_size": 50,
+        "api_backoff_factor_s": 0.01,
+        "api_rate_limit_per_minute": 60_000,
+    }
+    base.update(changes)
+    return BreweryClient(settings.replace(**base))
+
+
+def test_pages_and_meta(base_settings, replay_api):
+    with client_for(base_settings, replay_api.url) as client:
+        meta, _ = client.meta()
+        first = client.page(1)
+    assert meta["total"] == 500
+    assert first.status == 200 and first.attempts == 1
+    assert first.body == replay_api.render_page(1, 50, "id:asc")
+    assert "sort=id:asc" in first.url and "per_page=50" in first.url
+
+
+def test_persistent_5xx_gives_up_after_the_configured_attempts(base_settings, replay_records):
+    with serve_in_thread(replay_records, failing_page=2) as api:
+        with client_for(base_settings, api.url, api_max_retries=3) as client:
+            with pytest.raises(PageFetchError) as info:
+                client.page(2)
+            assert client.retries == 3
+        assert api.stats.by_status[500] == 4
+    err = info.value
+    assert (err.page, err.status, err.attempts) == (2, 500, 4)
+    assert str(err).startswith("page 2: GET http://127.0.0.1:")
+
+
+def test_retry_after_is_waited_for(base_settings, replay_records):
+    with (
+        serve_in_thread(replay_records, rate_limit_per_minute=60, rate_limit_burst=1) as api,
+        client_for(base_settings, api.url) as client,
+    ):
+        client.page(1)
+        t0 = time.monotonic()
+        second = client.page(2)
+        waited = time.monotonic() - t0
+    assert second.status == 200 and second.attempts == 2
+    assert waited >= 0.9  # Retry-After: 1
+    assert api.stats.rate_limited == 1
+
+
+def test_connection_refused_is_one_line_with_no_status(base_settings):
+    url = f"http://127.0.0.1:{free_port()}"
+    with (
+        client_for(base_settings, url, api_max_retries=1) as client,
+        pytest.raises(PageFetchError) as info,
+    ):
+        client.page(1)
+    message = str(info.value)
+    assert "no response" in message and "2 attempt(s)" in message and "\n" not in message
+    assert info.value.status is None
+
+
+def test_read_timeout_is_retried_then_reported(base_settings, replay_records):
+    with serve_in_thread(replay_records, latency_ms=600) as api:
+        with (
+            client_for(base_settings, api.url, api_max_retries=1, api_read_timeout_s=0.2) as c,
+            pytest.raises(PageFetchError, match="no response"),
+        ):
+            c.page(1)
+        time.sleep(0.7)  # let the server finish the abandoned requests before counting
+        assert api.stats.requests == 2
+
+
+def test_client_rate_limit_spaces_every_attempt_including_retries(base_settings, replay_records):
+    # 120/min = one attempt every 0.5 s; 4 attempts on a failing page need >= 1.5 s.
+    with (
+        serve_in_thread(replay_records, failing_page=1) as api,
+        client_for(
+            base_settings,
+            api.url,
+            api_max_retries=3,
+            api_rate_limit_per_minute=120,
+            api_concurrency=1,
+        ) as client,
+    ):
+        t0 = time.monotonic()
+        with pytest.raises(PageFetchError):
+            client.page(1)
+        elapsed = time.monotonic() - t0
+    assert api.stats.requests == 4
+    assert elapsed >= 1.4
+
+
+def test_rate_limiter_allows_a_burst_then_spaces():
+    limiter = RateLimiter(per_minute=1200, burst=3)  # one every 50 ms
+    t0 = time.monotonic()
+    for _ in range(3):
+        limiter.acquire()
+    burst = time.monotonic() - t0
+    for _ in range(4):
+        limiter.acquire()
+    total = time.monotonic() - t0
+    assert burst < 0.05
+    assert total >= 0.19
