@@ -151,7 +151,7 @@ class BreweryClient:
             self.limiter.acquire()
         t0 = time.monotonic()
         try:
-            resp = self.session.get(url, timeout=self.timeout, allow_redirects=False)
+            resp = self.session.get(url, timeout=self.timeout)
         except requests.RequestException as exc:
             with self._lock:
                 self.requests += max_attempts

@@ -175,7 +175,7 @@ def ingest(
                 "api_total_at_start": meta_start["total"],
                 "distinct_records": tally.unique,
                 "records_without_id": tally.without_id,
-                "requests": client.requests + 2,
+                "requests": client.requests,
                 "retries": client.retries,
                 "concurrency": client.concurrency,
                 "rate_limit_per_minute": settings.api_rate_limit_per_minute,

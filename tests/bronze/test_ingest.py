@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -19,7 +21,7 @@ from brewlake.lake import MANIFEST_NAME, Lake
 from brewlake.replay import serve_in_thread
 from brewlake.storage import open_store
 from bronze.client import PageFetchError
-from bronze.ingest import ingest
+from bronze.ingest import Progress, ingest
 from bronze.job import run
 from bronze.verify import VerificationError
 from tests.conftest import env_for
@@ -321,3 +323,34 @@ def test_spark_submit_runs_the_job(lake_settings, replay_api):
     assert proc.returncode == 0, proc.stderr[-2000:]
     (batch,) = list_batches(open_store(settings), Lake(settings))
     assert batch.manifest.total_records == 500
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_and_log_lines_otherwise(lake_settings, replay_api, caplog):
+    settings = api_settings(lake_settings, replay_api.url, api_page_size=100)
+    terminal = _Terminal()
+    ingest(settings, DAY, progress=Progress(terminal))
+    drawn = terminal.getvalue()
+    assert drawn.startswith("\rbronze [")
+    assert "\rbronze [" + "#" * 30 + "] 9/9 pages" in drawn  # 5 expected, then a wave of 4
+    assert drawn.endswith("\n")
+
+    plain = io.StringIO()
+    with caplog.at_level(logging.INFO, logger="bronze"):
+        ingest(settings, DAY, progress=Progress(plain))
+    assert plain.getvalue() == ""
+    progress = [r for r in caplog.records if r.getMessage() == "bronze.progress"]
+    assert 1 <= len(progress) <= 11
+    assert progress[-1].pages == 9
+
+
+def test_an_empty_source_makes_an_empty_complete_batch(lake_settings):
+    with serve_in_thread([]) as api:
+        report = ingest(api_settings(lake_settings, api.url), DAY)
+    assert (report.records, report.pages) == (0, 1)
+    (batch,) = list_batches(open_store(lake_settings), Lake(lake_settings))
+    assert batch.manifest.total_records == 0
