@@ -29,6 +29,7 @@ _NOT_ON_COMMAND_LINE = ("spark.master", "spark.jars")
 _SECRET_MARKERS = ("secret", "access.key", "session.token", "password", "token")
 # What `guarded()` in brewlake.jobs prints when a job fails: the line worth alerting on.
 _JOB_ERROR_PREFIX = "brewlake: error:"
+_CLASS_SUFFIXES = ("Error", "Exception", "Breach", "Exit", "Interrupt")
 
 
 class MissingSparkConnection(ConfigError):
@@ -122,8 +123,8 @@ def job_error(exception: BaseException | str | None) -> tuple[str, str]:
         if line.startswith(_JOB_ERROR_PREFIX):
             detail = line[len(_JOB_ERROR_PREFIX) :].strip()
             head, sep, rest = detail.partition(": ")
-            # `brewlake: error: SourceError: …` names the job's exception class; keep it.
-            if sep and head.isidentifier() and head[:1].isupper():
+            # An unexpected exception prints as `brewlake: error: KeyError: …`: keep its class.
+            if sep and head.isidentifier() and head.endswith(_CLASS_SUFFIXES):
                 return head, rest.split(" (rerun with --verbose")[0]
             return error_class, detail
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
