@@ -131,7 +131,7 @@ def summary(event: dict[str, Any]) -> str:
     line = " ".join(parts)
     if event.get("error"):
         line += f": {event.get('error_class') or 'Error'}: {event['error']}"
-    elif event.get("failed_checks"):
+    if event.get("failed_checks"):
         rules = ", ".join(str(c.get("rule")) for c in event["failed_checks"])
-        line += f": quality checks failed: {rules}"
+        line += f"{';' if event.get('error') else ':'} failed checks: {rules}"
     return line
