@@ -61,6 +61,10 @@ def register_table(spark: SparkSession, settings: Settings, table: TableRef) -> 
     if not DeltaTable.isDeltaTable(spark, location):
         return False
     name = f"{_quote(table.database)}.{_quote(table.name)}"
+    spark.sql(
+        f"CREATE DATABASE IF NOT EXISTS {_quote(table.database)} "
+        f"LOCATION {_literal(Lake(settings).database_location(table.database))}"
+    )
     # Re-point rather than trust an earlier registration: one session may serve several lakes
     # (tests, `brewlake run` after a settings change). Tables are EXTERNAL, so DROP only forgets
     # the name and never touches data. Databases are never dropped: the in-memory catalog would
@@ -70,21 +74,54 @@ def register_table(spark: SparkSession, settings: Settings, table: TableRef) -> 
     return True
 
 
-def register_catalog(spark: SparkSession, settings: Settings) -> list[TableRef]:
-    """Create the four databases and register every existing brewlake table; return those."""
+def register_databases(spark: SparkSession, settings: Settings) -> None:
+    """Create the four databases at their lake locations (idempotent)."""
     lake = Lake(settings)
     for database in DATABASES:
         spark.sql(
             f"CREATE DATABASE IF NOT EXISTS {_quote(database)} "
             f"LOCATION {_literal(lake.database_location(database))}"
         )
+
+
+def register_catalog(spark: SparkSession, settings: Settings) -> list[TableRef]:
+    """Create the four databases and register every existing brewlake table; return those."""
+    register_databases(spark, settings)
     registered = [t for t in TABLES if register_table(spark, settings, t)]
     log.debug("catalog.registered", tables=",".join(map(str, registered)) or "none")
     return registered
 
 
+def table_version(spark: SparkSession, settings: Settings, table: TableRef) -> int | None:
+    """The latest committed Delta version of `table`, or None when it does not exist yet."""
+    from delta.tables import DeltaTable
+
+    location = Lake(settings).table_location(table)
+    if not DeltaTable.isDeltaTable(spark, location):
+        return None
+    return int(DeltaTable.forPath(spark, location).history(1).select("version").first()[0])
+
+
+def existing_tables(settings: Settings) -> list[TableRef]:
+    """Known tables that have a Delta log in the lake, found by listing storage (no Spark)."""
+    from brewlake.storage import open_store
+
+    store = open_store(settings)
+    lake = Lake(settings)
+    found = []
+    for table in TABLES:
+        log_prefix = lake.key(table.database, table.name, "_delta_log") + "/"
+        if any(key.endswith(".json") for key in store.list(log_prefix)):
+            found.append(table)
+    return found
+
+
 def catalog_init_sql(settings: Settings) -> str:
-    """SQL that registers the lake in a plain `spark-sql`/`pyspark` session (`-i` init file)."""
+    """SQL that registers the lake in a plain `spark-sql`/`pyspark` session (`-i` init file).
+
+    Only tables that exist when it is generated are listed: `CREATE TABLE … USING delta LOCATION`
+    on an empty location fails (Delta has no schema to read). Regenerate it after new tables appear.
+    """
     lake = Lake(settings)
     lines = [
         f"CREATE DATABASE IF NOT EXISTS {_quote(d)} LOCATION {_literal(lake.database_location(d))};"
@@ -93,6 +130,6 @@ def catalog_init_sql(settings: Settings) -> str:
     lines += [
         f"CREATE TABLE IF NOT EXISTS {_quote(t.database)}.{_quote(t.name)} USING delta "
         f"LOCATION {_literal(lake.table_location(t))};"
-        for t in TABLES
+        for t in existing_tables(settings)
     ]
     return "\n".join(lines) + "\n"

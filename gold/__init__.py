@@ -1,0 +1,1 @@
+"""Gold: aggregate Delta tables computed from one pinned version of silver.breweries."""

@@ -1,0 +1,259 @@
+"""Gold job: recompute every gold table from one pinned version of silver.breweries.
+
+    spark-submit gold/job.py --date 2025-01-01     # or: brewlake gold --date 2025-01-01
+
+Silver is read at the version that was current when the job started (`versionAsOf`), so a silver
+run committing meanwhile cannot mix two versions into one gold run. Each gold table is replaced
+whole by one Delta overwrite (one commit): a reader sees the old table or the new one, never a
+half-written one. Before anything is written, every table's total must equal the active row count
+of that silver version; a mismatch fails the run with both numbers and commits nothing.
+
+When every gold table already records the current silver version (and this code's logic version),
+the run writes nothing: unchanged silver means unchanged gold, and no empty commits pile up.
+`--force` recomputes anyway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from brewlake.catalog import (
+    GOLD_BREWERY_COUNTS,
+    GOLD_COUNTS_BY_COUNTRY_TYPE,
+    GOLD_COUNTS_BY_TYPE,
+    GOLD_OPERATING_STATUS,
+    SILVER_BREWERIES,
+    register_table,
+    table_version,
+)
+from brewlake.config import Settings
+from brewlake.errors import BrewlakeError, QualityBreach
+from brewlake.jobs import run_layer_job
+from brewlake.lake import Lake, TableRef
+from brewlake.log import get_logger
+from brewlake.runs import LayerResult, QualityCheck
+from gold import transforms as gt
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = get_logger(__name__)
+
+# Bump when a transform's output changes, so gold recomputes even if silver did not.
+GOLD_LOGIC_VERSION = 1
+
+
+@dataclass(frozen=True)
+class GoldTable:
+    table: TableRef
+    build: Callable[[DataFrame], DataFrame]
+    columns: tuple[str, ...]
+
+
+LINEAGE = ("silver_version", "computed_at")
+GOLD_TABLES: tuple[GoldTable, ...] = (
+    GoldTable(
+        GOLD_BREWERY_COUNTS,
+        gt.count_by_location_type,
+        ("country", "state", "brewery_type", gt.COUNT, *LINEAGE),
+    ),
+    GoldTable(
+        GOLD_COUNTS_BY_COUNTRY_TYPE,
+        gt.count_by_country_type,
+        ("country", "brewery_type", gt.COUNT, *LINEAGE),
+    ),
+    GoldTable(GOLD_COUNTS_BY_TYPE, gt.count_by_type, ("brewery_type", gt.COUNT, "share", *LINEAGE)),
+    GoldTable(
+        GOLD_OPERATING_STATUS,
+        gt.summarize_operating_status,
+        (
+            "country",
+            "operating_count",
+            "planning_count",
+            "closed_count",
+            gt.COUNT,
+            "operating_share",
+            *LINEAGE,
+        ),
+    ),
+)
+
+
+class SilverMissing(BrewlakeError):
+    """silver.breweries does not exist yet."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="recompute even when gold already reflects the current silver version",
+    )
+
+
+def _last_commit_metadata(spark: SparkSession, location: str) -> dict[str, Any]:
+    from delta.tables import DeltaTable
+
+    if not DeltaTable.isDeltaTable(spark, location):
+        return {}
+    row = DeltaTable.forPath(spark, location).history(1).select("userMetadata").first()
+    try:
+        return json.loads(row[0]) if row and row[0] else {}
+    except ValueError:
+        return {}
+
+
+def _is_current(spark: SparkSession, settings: Settings, silver_version: int) -> bool:
+    lake = Lake(settings)
+    for gold in GOLD_TABLES:
+        meta = _last_commit_metadata(spark, lake.table_location(gold.table))
+        if meta.get("silver_version") != silver_version:
+            return False
+        if meta.get("gold_logic_version") != GOLD_LOGIC_VERSION:
+            return False
+    return True
+
+
+def read_silver(spark: SparkSession, settings: Settings) -> tuple[DataFrame, int]:
+    """silver.breweries pinned at its current version, and that version."""
+    version = table_version(spark, settings, SILVER_BREWERIES)
+    location = Lake(settings).table_location(SILVER_BREWERIES)
+    if version is None:
+        raise SilverMissing(
+            f"{SILVER_BREWERIES} does not exist at {location}: run `brewlake silver` first"
+        )
+    frame = spark.read.format("delta").option("versionAsOf", version).load(location)
+    return frame, version
+
+
+def run(
+    spark: SparkSession, settings: Settings, logical_date: dt.date, args: argparse.Namespace
+) -> LayerResult:
+    silver, silver_version = read_silver(spark, settings)
+    result = LayerResult(layer="gold")
+    result.details.update(silver_version=silver_version, logical_date=logical_date.isoformat())
+    versions_before = {g.table: table_version(spark, settings, g.table) for g in GOLD_TABLES}
+
+    if not getattr(args, "force", False) and _is_current(spark, settings, silver_version):
+        log.info("gold.unchanged", silver_version=silver_version)
+        result.details["skipped"] = True
+        for gold in GOLD_TABLES:
+            version = versions_before[gold.table]
+            result.table_versions[str(gold.table)] = (version, version)
+            register_table(spark, settings, gold.table)
+        return result
+
+    # One pass over silver for both figures the result reports.
+    by_activity = dict(silver.groupBy("is_active").count().collect())
+    result.rows_in = sum(by_activity.values())
+    active = by_activity.get(True, 0)
+    result.details["active_rows"] = active
+
+    computed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    write_gold(spark, settings, silver, silver_version, computed_at, result, versions_before)
+    result.rows_out = result.details[f"{GOLD_BREWERY_COUNTS}.rows"]
+    log.info(
+        "gold.written",
+        silver_version=silver_version,
+        active_rows=active,
+        brewery_counts_rows=result.rows_out,
+    )
+    return result
+
+
+def write_gold(
+    spark: SparkSession,
+    settings: Settings,
+    silver: DataFrame,
+    silver_version: int,
+    computed_at: dt.datetime,
+    result: LayerResult,
+    versions_before: dict[TableRef, int | None],
+    tables: tuple[GoldTable, ...] = GOLD_TABLES,
+) -> None:
+    """Build every table, check each against silver's active count, then write each in one commit.
+
+    Nothing is written unless every table reconciles.
+    """
+    from pyspark.sql import functions as F
+
+    lake = Lake(settings)
+    active = result.details["active_rows"]
+    logical_date = result.details["logical_date"]
+    active_breweries = gt.filter_active(silver).cache()
+    frames: dict[TableRef, DataFrame] = {}
+    try:
+        for gold in tables:
+            frame = (
+                active_breweries.transform(gold.build)
+                .transform(lambda df: gt.with_lineage(df, silver_version, computed_at))
+                .select(*gold.columns)
+                .cache()
+            )
+            total, rows = frame.agg(F.sum(gt.COUNT), F.count(F.lit(1))).first()
+            total = int(total or 0)
+            frames[gold.table] = frame
+            result.checks.append(
+                QualityCheck(
+                    rule=f"{gold.table}.reconciles_with_silver",
+                    passed=total == active,
+                    observed=float(total),
+                    threshold=float(active),
+                    detail=(
+                        f"sum({gt.COUNT}) over {gold.table} = {total}; active rows in "
+                        f"{SILVER_BREWERIES} v{silver_version} = {active}"
+                    ),
+                )
+            )
+            result.details[f"{gold.table}.rows"] = int(rows)
+        if result.failed_checks:
+            raise QualityBreach(
+                "gold does not reconcile with silver, nothing written: "
+                + "; ".join(c.detail for c in result.failed_checks),
+                result.failed_checks,
+            )
+
+        metadata = json.dumps(
+            {
+                "silver_version": silver_version,
+                "gold_logic_version": GOLD_LOGIC_VERSION,
+                "logical_date": logical_date,
+            }
+        )
+        for gold in tables:
+            (
+                frames[gold.table]
+                .coalesce(1)
+                .write.format("delta")
+                .mode("overwrite")
+                .option("overwriteSchema", "true")
+                .option("userMetadata", metadata)
+                .save(lake.table_location(gold.table))
+            )
+            register_table(spark, settings, gold.table)
+            after = table_version(spark, settings, gold.table)
+            result.table_versions[str(gold.table)] = (versions_before.get(gold.table), after)
+    finally:
+        for frame in frames.values():
+            frame.unpersist()
+        active_breweries.unpersist()
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_layer_job(
+        "gold",
+        argv,
+        run,
+        description="Recompute the gold aggregate tables from the current silver version.",
+        add_arguments=add_arguments,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

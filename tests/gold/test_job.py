@@ -1,0 +1,132 @@
+"""gold.job.run on a temporary lake: contents, lineage, idempotency, the reconciliation gate."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+import pytest
+from delta.tables import DeltaTable
+
+from brewlake.catalog import GOLD_BREWERY_COUNTS, SILVER_BREWERIES, table_version
+from brewlake.errors import QualityBreach
+from brewlake.lake import Lake
+from brewlake.runs import LayerResult
+from gold import job
+from gold import transforms as gt
+from tests.gold.conftest import SILVER_ROWS, write_silver
+
+DAY = dt.date(2025, 1, 2)
+ACTIVE = sum(1 for r in SILVER_ROWS if r[6])
+
+
+def _run(spark, settings, force=False) -> LayerResult:
+    return job.run(spark, settings, DAY, argparse.Namespace(force=force))
+
+
+def _counts(spark) -> set[tuple]:
+    rows = spark.sql(
+        "SELECT country, state, brewery_type, brewery_count, silver_version "
+        "FROM gold.brewery_counts"
+    ).collect()
+    return {tuple(r) for r in rows}
+
+
+def test_run_writes_every_table_reconciled_and_registered(spark, lake_settings):
+    write_silver(spark, lake_settings)
+    result = _run(spark, lake_settings)
+
+    assert result.rows_in == len(SILVER_ROWS)
+    assert result.details["active_rows"] == ACTIVE
+    assert result.checks and all(c.passed for c in result.checks)
+    assert set(result.table_versions) == {str(g.table) for g in job.GOLD_TABLES}
+    assert all(v == (None, 0) for v in result.table_versions.values())
+    # The public contract: names and columns of gold.brewery_counts, queryable by name.
+    frame = spark.table("gold.brewery_counts")
+    assert frame.columns == [
+        "country",
+        "state",
+        "brewery_type",
+        "brewery_count",
+        "silver_version",
+        "computed_at",
+    ]
+    counts = _counts(spark)
+    assert ("United States", "Texas", "micro", 2, 0) in counts
+    assert (None, None, "micro", 1, 0) in counts
+    assert sum(r[3] for r in counts) == ACTIVE
+    for gold in job.GOLD_TABLES:
+        total = spark.sql(f"SELECT sum(brewery_count) FROM {gold.table}").first()[0]
+        assert total == ACTIVE, gold.table
+
+
+def test_rerun_with_unchanged_silver_writes_nothing_and_changes_no_number(spark, lake_settings):
+    write_silver(spark, lake_settings)
+    _run(spark, lake_settings)
+    before = _counts(spark)
+    computed_at = spark.sql("SELECT max(computed_at) FROM gold.brewery_counts").first()[0]
+
+    second = _run(spark, lake_settings)
+    assert second.details["skipped"] is True
+    assert all(before == after for before, after in second.table_versions.values())
+    assert _counts(spark) == before
+    assert spark.sql("SELECT max(computed_at) FROM gold.brewery_counts").first()[0] == computed_at
+
+    forced = _run(spark, lake_settings, force=True)
+    assert forced.table_versions[str(GOLD_BREWERY_COUNTS)] == (0, 1)
+    assert _counts(spark) == before
+
+
+def test_new_silver_version_is_recomputed_and_recorded(spark, lake_settings):
+    write_silver(spark, lake_settings)
+    _run(spark, lake_settings)
+    # Silver v1: one more active micro brewery in Texas, one Texan soft-deleted.
+    changed = [r for r in SILVER_ROWS if r[0] != "2"]
+    changed += [
+        ("2", "Beta", "micro", "Dallas", "Texas", "United States", False, None, None),
+        ("12", "Mu", "micro", "El Paso", "Texas", "United States", True, None, None),
+    ]
+    write_silver(spark, lake_settings, changed)
+    assert table_version(spark, lake_settings, SILVER_BREWERIES) == 1
+
+    result = _run(spark, lake_settings)
+    assert result.details["silver_version"] == 1
+    assert result.table_versions[str(GOLD_BREWERY_COUNTS)] == (0, 1)
+    assert ("United States", "Texas", "micro", 2, 1) in _counts(spark)
+    history = DeltaTable.forPath(
+        spark, Lake(lake_settings).table_location(GOLD_BREWERY_COUNTS)
+    ).history()
+    # One commit per run per table: an overwrite, so readers never see a half-written table.
+    assert [r.operation for r in history.orderBy("version").collect()] == ["WRITE", "WRITE"]
+
+
+def test_reconciliation_gate_fails_with_both_numbers_and_writes_nothing(spark, lake_settings):
+    write_silver(spark, lake_settings)
+    silver, version = job.read_silver(spark, lake_settings)
+    # A realistic bug: an aggregation that loses the rows without a country.
+    lossy = job.GoldTable(
+        GOLD_BREWERY_COUNTS,
+        lambda df: gt.count_by_location_type(df.where("country IS NOT NULL")),
+        job.GOLD_TABLES[0].columns,
+    )
+    result = LayerResult(layer="gold", details={"active_rows": ACTIVE, "logical_date": "x"})
+    with pytest.raises(QualityBreach) as info:
+        job.write_gold(
+            spark,
+            lake_settings,
+            silver,
+            version,
+            dt.datetime(2025, 1, 2),
+            result,
+            {},
+            tables=(job.GOLD_TABLES[1], lossy),
+        )
+    message = str(info.value)
+    assert f"= {ACTIVE - 1};" in message and f"= {ACTIVE}" in message
+    for gold in job.GOLD_TABLES:
+        assert table_version(spark, lake_settings, gold.table) is None, gold.table
+
+
+def test_missing_silver_names_the_fix(spark, lake_settings):
+    with pytest.raises(job.SilverMissing, match="brewlake silver"):
+        _run(spark, lake_settings)
