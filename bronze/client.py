@@ -7,6 +7,7 @@ client-side token bucket spaces every attempt, retries included, to stay under t
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from brewlake.errors import SourceError
 LIST_PATH = "/v1/breweries"
 META_PATH = "/v1/breweries/meta"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+RETRY_AFTER_MAX_S = 300
 
 
 class PageFetchError(SourceError):
@@ -86,7 +88,12 @@ def build_retry(settings: Settings, limiter: RateLimiter | None) -> Retry:
             if self.rate_limiter is not None:
                 self.rate_limiter.acquire()
 
+    options: dict[str, Any] = {}
+    if "retry_after_max" in inspect.signature(Retry.__init__).parameters:  # urllib3 >= 2.5
+        # A server asking for an hour's pause gets at most 5 minutes per retry, not a hung run.
+        options["retry_after_max"] = RETRY_AFTER_MAX_S
     return LimitedRetry(
+        **options,
         total=settings.api_max_retries,
         connect=None,
         read=None,
