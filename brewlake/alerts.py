@@ -47,8 +47,10 @@ _SLACK_FIELDS = (
 )
 
 
-@functools.lru_cache(maxsize=8)
-def _sns_client(region: str, key: str, secret: str, token: str, endpoint: str, timeout: float):
+@functools.lru_cache(maxsize=16)
+def _client(
+    service: str, region: str, key: str, secret: str, token: str, endpoint: str, timeout: float
+):
     import boto3
     from botocore.config import Config
 
@@ -65,19 +67,23 @@ def _sns_client(region: str, key: str, secret: str, token: str, endpoint: str, t
         read_timeout=timeout,
         retries={"max_attempts": 2, "mode": "standard"},
     )
-    return boto3.client("sns", config=config, **kwargs)
+    return boto3.client(service, config=config, **kwargs)
 
 
-def sns_client(settings: Settings):
-    """SNS client with brewlake's credentials and the SDK's standard endpoint variables."""
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_SNS", "") or os.environ.get("AWS_ENDPOINT_URL", "")
-    return _sns_client(
+def aws_client(settings: Settings, service: str, *, timeout: float | None = None):
+    """A boto3 client (sns, sqs) with brewlake's credentials and the SDK's endpoint variables
+    (`AWS_ENDPOINT_URL_<SERVICE>`, then `AWS_ENDPOINT_URL`)."""
+    endpoint = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}", "") or os.environ.get(
+        "AWS_ENDPOINT_URL", ""
+    )
+    return _client(
+        service,
         settings.aws_region,
         settings.aws_access_key_id,
         settings.aws_secret_access_key,
         settings.aws_session_token,
         endpoint,
-        float(settings.alert_timeout_s),
+        float(settings.alert_timeout_s if timeout is None else timeout),
     )
 
 
@@ -94,7 +100,7 @@ def publish_sns(settings: Settings, event: dict[str, Any]) -> str:
         for name in ("event", "layer", "run_id")
         if event.get(name)
     }
-    response = sns_client(settings).publish(
+    response = aws_client(settings, "sns").publish(
         TopicArn=settings.alert_sns_topic_arn,
         Subject=_subject(event),
         Message=event_json(event),

@@ -15,10 +15,16 @@ import datetime as dt
 import json
 import socket
 import uuid
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from brewlake import __version__
-from brewlake.log import scrub
+from brewlake.config import Settings
+from brewlake.lake import Lake
+from brewlake.log import get_logger, scrub
+from brewlake.storage import ObjectStore, S3Store, open_store
+
+log = get_logger(__name__)
 
 SCHEMA_VERSION = 1
 STARTED, SUCCEEDED, FAILED, QUALITY_BREACHED = "started", "succeeded", "failed", "quality_breached"
@@ -135,3 +141,212 @@ def summary(event: dict[str, Any]) -> str:
         rules = ", ".join(str(c.get("rule")) for c in event["failed_checks"])
         line += f"{';' if event.get('error') else ':'} failed checks: {rules}"
     return line
+
+
+# ---- the archive: SQS (subscribed to the SNS topic) -> JSON objects in the lake or a bucket
+
+
+class InvalidMessage(ValueError):
+    """A queue message that holds no run event (left in the queue for its dead-letter policy)."""
+
+
+@dataclass
+class ArchiveReport:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    failed: list[str] = field(default_factory=list)  # message ids left in the queue
+    keys: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_message(body: str) -> dict[str, Any]:
+    """The run event in an SQS body: an SNS envelope (`Message`) or, with raw delivery, itself."""
+    try:
+        payload = json.loads(body)
+        if isinstance(payload, dict) and payload.get("Type") == "Notification":
+            payload = json.loads(payload["Message"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidMessage(f"not a JSON run event: {exc}") from None
+    if not isinstance(payload, dict) or not payload.get("event_id"):
+        raise InvalidMessage("no event_id in message")
+    return payload
+
+
+def event_date(event: dict[str, Any]) -> str:
+    """The partition date: when the event was emitted (UTC), else its logical date."""
+    for name in ("emitted_at", "logical_date"):
+        value = str(event.get(name) or "")
+        try:
+            return dt.date.fromisoformat(value[:10]).isoformat()
+        except ValueError:
+            continue
+    raise InvalidMessage("event has neither emitted_at nor logical_date")
+
+
+@dataclass(frozen=True)
+class EventArchive:
+    """Where events are kept: `<prefix>/dt=YYYY-MM-DD/<event_id>.json` in one object store."""
+
+    store: ObjectStore
+    prefix: tuple[str, ...]
+    lake: Lake
+
+    def key(self, event: dict[str, Any]) -> str:
+        try:
+            return self.lake.key(
+                *self.prefix, f"dt={event_date(event)}", f"{event['event_id']}.json"
+            )
+        except ValueError as exc:
+            raise InvalidMessage(str(exc)) from None
+
+    def store_event(self, event: dict[str, Any]) -> tuple[str, bool]:
+        """Write the event unless its key exists; (key, True if written now)."""
+        key = self.key(event)
+        if self.store.exists(key):
+            return key, False
+        body = json.dumps(event, ensure_ascii=False, sort_keys=True, default=str).encode("utf-8")
+        self.store.put(key, body, content_type="application/json")
+        return key, True
+
+    def list(self) -> list[str]:
+        return [
+            k for k in self.store.list(self.lake.key(*self.prefix) + "/") if k.endswith(".json")
+        ]
+
+
+def open_archive(settings: Settings, bucket: str | None = None) -> EventArchive:
+    """The lake store, or `bucket` (a name or s3://bucket/prefix); `events_prefix` below it.
+
+    `BREWLAKE_EVENTS_PREFIX=s3://bucket/prefix` also points the archive at another bucket.
+    """
+    prefix = settings.events_prefix
+    if prefix.startswith(("s3://", "s3a://")) and not bucket:
+        bucket, prefix = prefix.split("://", 1)[1], ""
+    if bucket:
+        target = settings.replace(lake_root="s3a://" + bucket.split("://", 1)[-1].strip("/"))
+        store: ObjectStore = S3Store(target)
+        lake = Lake(target)
+    else:
+        store, lake = open_store(settings), Lake(settings)
+    parts = tuple(p for p in prefix.strip("/").split("/") if p) or ("events",)
+    return EventArchive(store, parts, lake)
+
+
+def archive_bodies(
+    archive: EventArchive, messages: list[tuple[str, str]], report: ArchiveReport
+) -> list[str]:
+    """Store each (message_id, body); returns the ids safe to delete (stored or already there)."""
+    done = []
+    for message_id, body in messages:
+        report.received += 1
+        try:
+            key, written = archive.store_event(parse_message(body))
+        except InvalidMessage as exc:
+            log.error("events.invalid_message", message_id=message_id, error=str(exc))
+            report.failed.append(message_id)
+            continue
+        except Exception as exc:
+            log.error(
+                "events.store_failed",
+                message_id=message_id,
+                error_class=type(exc).__name__,
+                error=first_line(str(exc)),
+            )
+            report.failed.append(message_id)
+            continue
+        done.append(message_id)
+        if written:
+            report.stored += 1
+            report.keys.append(key)
+        else:
+            report.duplicates += 1
+    return done
+
+
+def archive_queue(
+    settings: Settings,
+    queue_url: str,
+    *,
+    bucket: str | None = None,
+    max_messages: int | None = None,
+    wait_s: int = 1,
+) -> ArchiveReport:
+    """Drain `queue_url` into the archive; a message is deleted only once its event is stored."""
+    from brewlake.alerts import aws_client
+
+    archive = open_archive(settings, bucket)
+    sqs = aws_client(settings, "sqs", timeout=max(10.0, wait_s + 5.0))
+    report = ArchiveReport()
+    seen_failed: set[str] = set()
+    while max_messages is None or report.received < max_messages:
+        want = 10 if max_messages is None else min(10, max_messages - report.received)
+        answer = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=want, WaitTimeSeconds=wait_s
+        )
+        batch = answer.get("Messages", [])
+        # Messages that failed come back after their visibility timeout: stop rather than spin.
+        batch = [m for m in batch if m["MessageId"] not in seen_failed]
+        if not batch:
+            break
+        handles = {m["MessageId"]: m["ReceiptHandle"] for m in batch}
+        done = archive_bodies(archive, [(m["MessageId"], m["Body"]) for m in batch], report)
+        seen_failed.update(set(handles) - set(done))
+        for start in range(0, len(done), 10):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": handles[mid]}
+                for i, mid in enumerate(done[start : start + 10])
+            ]
+            answer = sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+            for failure in answer.get("Failed", []):
+                log.error("events.delete_failed", error=failure.get("Message", ""))
+    log.info(
+        "events.archived",
+        queue=queue_url,
+        target=archive.store.description,
+        received=report.received,
+        stored=report.stored,
+        duplicates=report.duplicates,
+        failed=len(report.failed),
+    )
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from brewlake import log as logmod
+    from brewlake.config import load_settings
+    from brewlake.jobs import guarded
+
+    parser = argparse.ArgumentParser(prog="brewlake events", description="run-event trail tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    arch = sub.add_parser("archive", help="move queued run events (SQS) into the archive")
+    arch.add_argument("--queue-url", required=True, help="SQS queue subscribed to the SNS topic")
+    arch.add_argument(
+        "--bucket", default=None, help="bucket (or s3://bucket/prefix) instead of the lake"
+    )
+    arch.add_argument("--max-messages", type=int, default=None, help="stop after this many")
+    arch.add_argument("--wait", type=int, default=1, help="long-poll seconds per receive (0-20)")
+    arch.add_argument("--verbose", "-v", action="store_true")
+    args = parser.parse_args(argv)
+
+    def go() -> int:
+        settings = load_settings()
+        logmod.configure("DEBUG" if args.verbose else settings.log_level, settings.log_format)
+        report = archive_queue(
+            settings,
+            args.queue_url,
+            bucket=args.bucket,
+            max_messages=args.max_messages,
+            wait_s=args.wait,
+        )
+        print(
+            f"events: received={report.received} stored={report.stored} "
+            f"duplicates={report.duplicates} failed={len(report.failed)}"
+        )
+        return 1 if report.failed else 0
+
+    return guarded(go, verbose=args.verbose)
