@@ -69,9 +69,23 @@ def register_table(spark: SparkSession, settings: Settings, table: TableRef) -> 
     # (tests, `brewlake run` after a settings change). Tables are EXTERNAL, so DROP only forgets
     # the name and never touches data. Databases are never dropped: the in-memory catalog would
     # delete their folder.
-    spark.sql(f"DROP TABLE IF EXISTS {name}")
+    forget_name(spark, name)
     spark.sql(f"CREATE TABLE {name} USING delta LOCATION {_literal(location)}")
     return True
+
+
+def forget_name(spark: SparkSession, name: str) -> None:
+    """Drop a quoted `db`.`name` from the session catalog, whether a table or a view.
+
+    Tables are EXTERNAL and views hold no data, so this never touches the lake.
+    """
+    from pyspark.errors import AnalysisException
+
+    try:
+        spark.sql(f"DROP TABLE IF EXISTS {name}")
+    except AnalysisException:
+        # `brewlake sql --as-of` registers views under table names; DROP TABLE refuses views.
+        spark.sql(f"DROP VIEW IF EXISTS {name}")
 
 
 def register_databases(spark: SparkSession, settings: Settings) -> None:
