@@ -1,9 +1,10 @@
 """Fetch every page of the API into one new batch, verify it, then commit its manifest.
 
-Order of work: /meta → the pages its total implies (concurrently) → more pages until one comes
-back short or empty (a total that grew mid-run is not truncated) → /meta again → reconcile →
-manifest. Each page is landed byte for byte as soon as it arrives; on any failure the run stops,
-the landed pages stay for diagnosis and no manifest is written, so no reader ever sees the batch.
+Order of work: /meta → the pages its total implies (concurrently) → more pages, one at a time,
+until one comes back short or empty (a total that grew mid-run is not truncated) → /meta again →
+reconcile → manifest. Each page is landed byte for byte as soon as it arrives; on any failure the
+run stops, the landed pages stay for diagnosis and no manifest is written, so no reader ever sees
+the batch.
 """
 
 from __future__ import annotations
@@ -136,11 +137,12 @@ def ingest(
             with ThreadPoolExecutor(client.concurrency, thread_name_prefix="bronze") as pool:
                 sizes = _fetch(pool, client, range(1, expected_pages + 1), land)
                 last = expected_pages
-                # The total may have grown since /meta: keep going until a page is short.
+                # The total may have grown since /meta: keep going until a page is short. One
+                # page at a time: growth mid-run is small, and a wave would spend rate-limited
+                # requests on pages that are almost always empty.
                 while sizes[last] == per_page:
-                    wave = range(last + 1, last + 1 + client.concurrency)
-                    sizes.update(_fetch(pool, client, wave, land))
-                    last = wave[-1]
+                    last += 1
+                    sizes.update(_fetch(pool, client, [last], land))
             meta_end, _ = client.meta()
         except PageFetchError as exc:
             progress.finish()
