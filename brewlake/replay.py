@@ -18,6 +18,7 @@ import argparse
 import json
 import math
 import random
+import signal
 import sys
 import threading
 import time
@@ -386,6 +387,10 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
     return data
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="brewlake serve-api",
@@ -419,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
+    # Stop the same way on SIGTERM (docker stop, kill) as on Ctrl-C, printing what was served.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

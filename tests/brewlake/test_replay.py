@@ -174,3 +174,5 @@ def test_serve_api_command_runs_in_the_foreground(tmp_path, replay_records):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    assert proc.returncode == 0  # SIGTERM stops it cleanly
+    assert "stopped; {'requests': 3" in proc.stderr.read()
