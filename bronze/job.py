@@ -52,10 +52,20 @@ def run(spark: Any, settings: Settings, logical_date: dt.date, args: argparse.Na
     )
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--concurrency",
-        type=int,
+        type=_positive_int,
         default=None,
         help="concurrent page requests (default: BREWLAKE_API_CONCURRENCY)",
     )

@@ -354,3 +354,12 @@ def test_an_empty_source_makes_an_empty_complete_batch(lake_settings):
     assert (report.records, report.pages) == (0, 1)
     (batch,) = list_batches(open_store(lake_settings), Lake(lake_settings))
     assert batch.manifest.total_records == 0
+
+
+def test_job_rejects_a_bad_concurrency(capsys):
+    from bronze.job import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["--concurrency", "0"])
+    assert info.value.code == 2
+    assert "--concurrency" in capsys.readouterr().err
