@@ -63,26 +63,27 @@ class ServerStats:
             }
 
 
-class _TokenBucket:
-    """`per_minute` requests a minute with a small burst; says how long to wait when empty."""
+class _FixedWindow:
+    """The API's throttle (Laravel's): `limit` requests per window, counted from the window's
+    first request; past the limit, 429 until the window ends."""
 
-    def __init__(self, per_minute: int, burst: int | None = None):
-        self.rate = per_minute / 60.0
-        self.capacity = float(burst if burst is not None else max(1, per_minute // 12))
-        self.tokens = self.capacity
-        self.stamp = time.monotonic()
+    def __init__(self, limit: int, window_s: float = 60.0):
+        self.limit = limit
+        self.window_s = window_s
+        self.opened = 0.0
+        self.count = 0
         self.lock = threading.Lock()
 
     def take(self) -> float:
-        """0.0 when a request may pass, else seconds until the next token."""
+        """0.0 when a request may pass, else seconds until the window resets."""
         with self.lock:
             now = time.monotonic()
-            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-            self.stamp = now
-            if self.tokens >= 1.0:
-                self.tokens -= 1.0
+            if self.count == 0 or now - self.opened >= self.window_s:
+                self.opened, self.count = now, 0
+            if self.count < self.limit:
+                self.count += 1
                 return 0.0
-            return (1.0 - self.tokens) / self.rate
+            return self.opened + self.window_s - now
 
 
 class ReplayAPI:
@@ -95,7 +96,7 @@ class ReplayAPI:
         latency_ms: float = 0,
         error_rate: float = 0.0,
         rate_limit_per_minute: int | None = None,
-        rate_limit_burst: int | None = None,
+        rate_limit_window_s: float = 60.0,
         malformed_page: int | None = None,
         failing_page: int | None = None,
         seed: int = 0,
@@ -104,8 +105,10 @@ class ReplayAPI:
         self.error_rate = error_rate
         self.malformed_page = malformed_page
         self.failing_page = failing_page
-        self.bucket = (
-            _TokenBucket(rate_limit_per_minute, rate_limit_burst) if rate_limit_per_minute else None
+        self.throttle = (
+            _FixedWindow(rate_limit_per_minute, rate_limit_window_s)
+            if rate_limit_per_minute
+            else None
         )
         self.stats = ServerStats()
         self._rng = random.Random(seed)
@@ -240,8 +243,8 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.api
         if api.latency_ms:
             time.sleep(api.latency_ms / 1000.0)
-        if api.bucket is not None:
-            wait = api.bucket.take()
+        if api.throttle is not None:
+            wait = api.throttle.take()
             if wait > 0:
                 with api.stats.lock:
                     api.stats.rate_limited += 1
@@ -350,20 +353,24 @@ def serve_in_thread(
     latency_ms: float = 0,
     error_rate: float = 0.0,
     rate_limit_per_minute: int | None = None,
-    rate_limit_burst: int | None = None,
+    rate_limit_window_s: float = 60.0,
     malformed_page: int | None = None,
     failing_page: int | None = None,
     seed: int = 0,
     host: str = "127.0.0.1",
     port: int = 0,
 ) -> Iterator[RunningServer]:
-    """Serve `records` on 127.0.0.1 (a free port unless given) until the block exits."""
+    """Serve `records` on 127.0.0.1 (a free port unless given) until the block exits.
+
+    `rate_limit_per_minute` requests are allowed per `rate_limit_window_s` (60 s: a minute; tests
+    shrink the window to stay fast); beyond that the answer is 429 with `Retry-After`.
+    """
     api = ReplayAPI(
         records,
         latency_ms=latency_ms,
         error_rate=error_rate,
         rate_limit_per_minute=rate_limit_per_minute,
-        rate_limit_burst=rate_limit_burst,
+        rate_limit_window_s=rate_limit_window_s,
         malformed_page=malformed_page,
         failing_page=failing_page,
         seed=seed,
@@ -402,6 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=0, help="delay every answer")
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of 5xx answers, 0..1")
     parser.add_argument("--rate-limit", type=int, default=None, help="requests/minute, then 429")
+    parser.add_argument(
+        "--rate-limit-window-s", type=float, default=60.0, help="window of --rate-limit (60)"
+    )
     parser.add_argument("--malformed-page", type=int, default=None, help="page N answers non-JSON")
     parser.add_argument("--failing-page", type=int, default=None, help="page N always answers 500")
     parser.add_argument("--seed", type=int, default=0, help="seed for the fault dice")
@@ -413,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         latency_ms=args.latency_ms,
         error_rate=args.error_rate,
         rate_limit_per_minute=args.rate_limit,
+        rate_limit_window_s=args.rate_limit_window_s,
         malformed_page=args.malformed_page,
         failing_page=args.failing_page,
         seed=args.seed,

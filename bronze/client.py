@@ -2,7 +2,8 @@
 
 Retries are urllib3's `Retry` (exponential backoff with jitter; 429 waits for `Retry-After`;
 5xx, connection errors and read timeouts retried), so no request loop is written by hand. A
-client-side token bucket spaces every attempt, retries included, to stay under the API's limit.
+client-side sliding-window limiter counts every attempt, retries included, to stay under the API's
+per-minute limit.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import inspect
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,13 +44,19 @@ class PageFetchError(SourceError):
 
 
 class RateLimiter:
-    """Token bucket shared by all threads: at most `per_minute` starts a minute, small burst."""
+    """At most `limit` request starts in any `window_s` seconds, shared by all threads.
 
-    def __init__(self, per_minute: float, burst: int = 1):
-        self.interval = 60.0 / per_minute
-        self.capacity = float(max(1, burst))
-        self.tokens = self.capacity
-        self.stamp = time.monotonic()
+    A sliding window, strict at every instant: it never exceeds the API's per-minute count
+    whether the API counts in fixed or sliding windows, yet lets a daily run of ~60 pages go at
+    full concurrency instead of trickling at one request every 0.5 s.
+    """
+
+    def __init__(self, limit: int, window_s: float = 60.0):
+        if limit < 1:
+            raise ValueError("rate limit must be at least 1 request per window")
+        self.limit = limit
+        self.window_s = window_s
+        self.starts: deque[float] = deque()
         self.lock = threading.Lock()
         self.waited_s = 0.0
 
@@ -56,12 +64,12 @@ class RateLimiter:
         while True:
             with self.lock:
                 now = time.monotonic()
-                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) / self.interval)
-                self.stamp = now
-                if self.tokens >= 1.0:
-                    self.tokens -= 1.0
+                while self.starts and now - self.starts[0] >= self.window_s:
+                    self.starts.popleft()
+                if len(self.starts) < self.limit:
+                    self.starts.append(now)
                     return
-                wait = (1.0 - self.tokens) * self.interval
+                wait = self.starts[0] + self.window_s - now
                 self.waited_s += wait
             time.sleep(wait)
 
@@ -112,13 +120,21 @@ def build_retry(settings: Settings, limiter: RateLimiter | None) -> Retry:
 class BreweryClient:
     """GET pages and meta from `settings.api_url` with bounded, polite concurrency."""
 
-    def __init__(self, settings: Settings, *, concurrency: int | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        concurrency: int | None = None,
+        limiter: RateLimiter | None = None,
+    ):
         self.settings = settings
         self.base_url = settings.api_url.rstrip("/")
         self.concurrency = concurrency or settings.api_concurrency
         self.per_page = settings.api_page_size
         rate = settings.api_rate_limit_per_minute
-        self.limiter = RateLimiter(rate, burst=self.concurrency) if rate and rate > 0 else None
+        if limiter is None and rate and rate > 0:
+            limiter = RateLimiter(rate, 60.0)
+        self.limiter = limiter
         self.timeout = (settings.api_connect_timeout_s, settings.api_read_timeout_s)
         self.session = requests.Session()
         adapter = HTTPAdapter(

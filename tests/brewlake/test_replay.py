@@ -99,14 +99,16 @@ def test_error_rate_sends_5xx_in_about_that_share(replay_records):
 
 
 def test_rate_limit_answers_429_with_retry_after(replay_records):
-    with serve_in_thread(replay_records, rate_limit_per_minute=60, rate_limit_burst=3) as api:
-        answers = [get(f"{api.url}/v1/breweries") for _ in range(6)]
+    # 3 requests per 1-second window (the real API: about 120 per 60 s).
+    with serve_in_thread(replay_records, rate_limit_per_minute=3, rate_limit_window_s=1) as api:
+        answers = [get(f"{api.url}/v1/breweries") for _ in range(5)]
+        time.sleep(1.05)
+        after_the_window = get(f"{api.url}/v1/breweries")
     codes = [a.status_code for a in answers]
-    assert codes[:3] == [200, 200, 200]
-    assert 429 in codes[3:]
-    limited = next(a for a in answers if a.status_code == 429)
-    assert int(limited.headers["Retry-After"]) >= 1
-    assert api.stats.rate_limited == codes.count(429)
+    assert codes == [200, 200, 200, 429, 429]
+    assert answers[3].headers["Retry-After"] == "1"
+    assert after_the_window.status_code == 200
+    assert api.stats.rate_limited == 2
 
 
 def test_malformed_and_failing_pages(replay_records):

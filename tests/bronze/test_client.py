@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -46,7 +47,7 @@ def test_persistent_5xx_gives_up_after_the_configured_attempts(base_settings, re
 
 def test_retry_after_is_waited_for(base_settings, replay_records):
     with (
-        serve_in_thread(replay_records, rate_limit_per_minute=60, rate_limit_burst=1) as api,
+        serve_in_thread(replay_records, rate_limit_per_minute=1, rate_limit_window_s=1) as api,
         client_for(base_settings, api.url) as client,
     ):
         client.page(1)
@@ -81,34 +82,47 @@ def test_read_timeout_is_retried_then_reported(base_settings, replay_records):
         assert api.stats.requests == 2
 
 
-def test_client_rate_limit_spaces_every_attempt_including_retries(base_settings, replay_records):
-    # 120/min = one attempt every 0.5 s; 4 attempts on a failing page need >= 1.5 s.
-    with (
-        serve_in_thread(replay_records, failing_page=1) as api,
-        client_for(
-            base_settings,
-            api.url,
-            api_max_retries=3,
-            api_rate_limit_per_minute=120,
-            api_concurrency=1,
-        ) as client,
-    ):
-        t0 = time.monotonic()
-        with pytest.raises(PageFetchError):
-            client.page(1)
-        elapsed = time.monotonic() - t0
+def test_client_rate_limit_counts_every_attempt_including_retries(base_settings, replay_records):
+    # One attempt per 0.4 s window: 4 attempts on a failing page need >= 1.2 s.
+    with serve_in_thread(replay_records, failing_page=1) as api:
+        settings = base_settings.replace(
+            api_url=api.url, api_max_retries=3, api_backoff_factor_s=0.0, api_concurrency=1
+        )
+        with BreweryClient(settings, limiter=RateLimiter(1, window_s=0.4)) as client:
+            t0 = time.monotonic()
+            with pytest.raises(PageFetchError):
+                client.page(1)
+            elapsed = time.monotonic() - t0
     assert api.stats.requests == 4
-    assert elapsed >= 1.4
+    assert elapsed >= 1.2
 
 
-def test_rate_limiter_allows_a_burst_then_spaces():
-    limiter = RateLimiter(per_minute=1200, burst=3)  # one every 50 ms
-    t0 = time.monotonic()
-    for _ in range(3):
-        limiter.acquire()
-    burst = time.monotonic() - t0
-    for _ in range(4):
-        limiter.acquire()
-    total = time.monotonic() - t0
-    assert burst < 0.05
-    assert total >= 0.19
+def test_rate_limiter_never_exceeds_its_count_in_any_window():
+    limiter = RateLimiter(3, window_s=0.3)
+    starts = []
+    lock = threading.Lock()
+
+    def worker():
+        for _ in range(3):
+            limiter.acquire()
+            with lock:
+                starts.append(time.monotonic())
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    starts.sort()
+    assert len(starts) == 9
+    assert starts[2] - starts[0] < 0.1  # the first three go at once
+    # any 4 consecutive starts span at least a full window
+    assert all(starts[i + 3] - starts[i] >= 0.3 - 1e-3 for i in range(len(starts) - 3))
+    assert starts[-1] - starts[0] >= 0.6
+
+
+def test_default_limiter_comes_from_settings(base_settings):
+    with BreweryClient(base_settings.replace(api_rate_limit_per_minute=110)) as client:
+        assert (client.limiter.limit, client.limiter.window_s) == (110, 60.0)
+    with BreweryClient(base_settings.replace(api_rate_limit_per_minute=0)) as client:
+        assert client.limiter is None

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from brewlake.batches import list_batches, sha256_hex, verify_batch
 from brewlake.lake import MANIFEST_NAME, Lake
 from brewlake.replay import serve_in_thread
 from brewlake.storage import open_store
-from bronze.client import PageFetchError
+from bronze.client import BreweryClient, PageFetchError, RateLimiter
 from bronze.ingest import Progress, ingest
 from bronze.job import run
 from bronze.verify import VerificationError
@@ -106,8 +107,8 @@ def test_faults_still_give_the_exact_set_within_the_concurrency_bound(
     with serve_in_thread(
         replay_records,
         error_rate=0.2,
-        rate_limit_per_minute=900,
-        rate_limit_burst=3,
+        rate_limit_per_minute=8,  # per 1 s window below: the client, at 3000/min, goes faster
+        rate_limit_window_s=1,
         latency_ms=20,
         seed=3,
     ) as api:
@@ -134,16 +135,33 @@ def test_faults_still_give_the_exact_set_within_the_concurrency_bound(
 
 
 def test_retry_after_is_honoured(lake_settings, replay_records):
-    # One token a second, no burst to spare: every early request beyond the first is told to
-    # come back after 1 s; finishing proves the client waited rather than giving up.
-    with serve_in_thread(replay_records[:100], rate_limit_per_minute=60, rate_limit_burst=2) as api:
+    # Two requests per 1 s window: the third is told to come back after 1 s. Finishing with every
+    # record proves the client waited rather than giving up.
+    with serve_in_thread(
+        replay_records[:100], rate_limit_per_minute=2, rate_limit_window_s=1
+    ) as api:
         settings = api_settings(lake_settings, api.url, api_concurrency=2, api_max_retries=4)
         report = ingest(settings, DAY)
         stats = api.stats.snapshot()
     assert report.unique == 100
     assert stats["rate_limited"] >= 1
-    # Retry-After: 1 on each 429 → at least one full second spent waiting.
-    assert report.seconds >= 1.0
+    assert report.retries == stats["rate_limited"]
+    assert report.seconds >= 1.0  # Retry-After: 1
+
+
+def test_client_rate_limit_keeps_the_server_from_ever_saying_429(lake_settings, replay_records):
+    # The server allows 30 per 1 s window; the client is held to 25 per the same window.
+    with serve_in_thread(replay_records, rate_limit_per_minute=30, rate_limit_window_s=1) as api:
+        settings = api_settings(lake_settings, api.url, api_page_size=10, api_concurrency=4)
+        with BreweryClient(settings, limiter=RateLimiter(25, window_s=1.0)) as client:
+            from bronze.ingest import _fetch
+
+            with ThreadPoolExecutor(4) as pool:
+                sizes = _fetch(pool, client, range(1, 51), lambda *a: None)
+        stats = api.stats.snapshot()
+    assert sorted(sizes) == list(range(1, 51))
+    assert stats["rate_limited"] == 0
+    assert client.limiter.waited_s > 0  # 50 requests at 25 per second: it had to wait
 
 
 def test_a_persistently_failing_page_fails_the_run_without_a_manifest(
