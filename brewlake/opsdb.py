@@ -134,7 +134,8 @@ def _typed(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     for name in _TIMESTAMPS:
         if isinstance(out.get(name), str):
-            out[name] = dt.datetime.fromisoformat(out[name]).astimezone(dt.UTC).replace(tzinfo=None)
+            # Aware datetimes: PySpark would read a naive one as the process's local time.
+            out[name] = dt.datetime.fromisoformat(out[name]).astimezone(dt.UTC)
     if isinstance(out.get("logical_date"), str):
         out["logical_date"] = dt.date.fromisoformat(out["logical_date"])
     return out
