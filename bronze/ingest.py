@@ -145,7 +145,6 @@ def ingest(
                     sizes.update(_fetch(pool, client, [last], land))
             meta_end, _ = client.meta()
         except PageFetchError as exc:
-            progress.finish()
             raise PageFetchError(
                 exc.url,
                 exc.page,
@@ -154,7 +153,8 @@ def ingest(
                 f"{exc.why}; {len(writer.pages)} page(s) kept in "
                 f"{writer.location} without a manifest",
             ) from exc
-        progress.finish()
+        finally:
+            progress.finish()
         problems = reconcile(tally, meta_end, settings.api_total_tolerance)
         if problems:
             raise VerificationError(
