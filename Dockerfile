@@ -53,13 +53,9 @@ RUN useradd --uid "${BREWLAKE_UID}" --gid 0 --home-dir /opt/brewlake --create-ho
 
 COPY --from=venv /opt/venv /opt/venv
 COPY --from=jars /build/jars /opt/brewlake/jars
-# The source tree, laid out like the repository: the DAG hands `<layer>/job.py` to spark-submit,
-# and `conf/` holds the files Settings reads (BREWLAKE_CONF_DIR below).
-COPY --chown=brewlake:0 pyproject.toml constraints.txt /opt/brewlake/app/
-COPY --chown=brewlake:0 brewlake /opt/brewlake/app/brewlake
-COPY --chown=brewlake:0 bronze /opt/brewlake/app/bronze
-COPY --chown=brewlake:0 silver /opt/brewlake/app/silver
-COPY --chown=brewlake:0 gold /opt/brewlake/app/gold
+# The code lives in the venv only (the DAG's `<layer>/job.py` paths resolve there). Beside it, laid
+# out like the repository: conf/ (what Settings reads, BREWLAKE_CONF_DIR below), the DAGs (the
+# compose file mounts ./dags over them) and the stack's scripts.
 COPY --chown=brewlake:0 conf /opt/brewlake/app/conf
 COPY --chown=brewlake:0 dags /opt/brewlake/app/dags
 COPY --chown=brewlake:0 docker /opt/brewlake/app/docker

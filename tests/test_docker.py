@@ -880,3 +880,79 @@ def test_a_job_on_the_stacks_spark_cluster_writes_delta_to_seaweedfs(
             _stop(proc)
         for log in logs:
             log.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_airflow_init_migrates_and_sets_the_admins_password(compose: dict, tmp_path: Path):
+    """docker/airflow-init.sh with real Airflow (SQLite here instead of the stack's Postgres)."""
+    airflow_env = service_env(compose["services"]["airflow-init"])
+    passwords = tmp_path / "auth" / "passwords.json"
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # What the stack sets, with the password file moved into this test's folder.
+        "AIRFLOW__CORE__AUTH_MANAGER": airflow_env["AIRFLOW__CORE__AUTH_MANAGER"],
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "brewer:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW_ADMIN_USERNAME": "brewer",
+        "AIRFLOW_ADMIN_PASSWORD": "s3cret-hops",
+    }
+    script = ["bash", str(ROOT / "docker" / "airflow-init.sh")]
+    for _ in range(2):  # `docker compose up` runs it again on every start: must be re-runnable
+        out = subprocess.run(script, env=env, capture_output=True, text=True, timeout=500)
+        assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    assert json.loads(passwords.read_text()) == {"brewer": "s3cret-hops"}
+    # Airflow's own auth manager reads the user and the password from where the script wrote.
+    probe = (
+        "import json;"
+        "from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import "
+        "SimpleAuthManager as M;"
+        "print(json.dumps([[u.username, u.role] for u in M.get_users()]));"
+        "print(json.dumps(M.get_passwords()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    users, stored = (json.loads(line) for line in out.stdout.strip().splitlines()[-2:])
+    assert [u[0] for u in users] == ["brewer"] and users[0][1].lower() == "admin"
+    assert stored == {"brewer": "s3cret-hops"}
+    # The migrated database is Airflow's schema, not an empty file.
+    db = subprocess.run(
+        ["airflow", "db", "check-migrations", "--migration-wait-timeout", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert db.returncode == 0, db.stderr[-2000:]
+
+
+def test_the_image_holds_what_the_dag_submits_and_settings_read():
+    """The venv install must contain every `<layer>/job.py` the DAG hands to spark-submit.
+
+    The image installs the project (not editable): `brewlake.airflow_hooks.job_path` resolves
+    against the installed packages, so each layer must be a package setuptools picks up.
+    """
+    import fnmatch
+    import tomllib
+
+    from brewlake.airflow_hooks import LAYERS
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    for layer in LAYERS:
+        assert any(fnmatch.fnmatch(layer, pattern) for pattern in include), layer
+        assert (ROOT / layer / "__init__.py").is_file(), f"{layer} is not a package"
+        assert (ROOT / layer / "job.py").is_file(), f"{layer}/job.py missing"
+    # conf/ is copied where BREWLAKE_CONF_DIR points, the jars where BREWLAKE_JARS_DIR points.
+    copies = {
+        args.split()[-2]: args.split()[-1]
+        for op, args in final_stage(dockerfile_instructions())
+        if op == "COPY" and not args.startswith("--from")
+    }
+    assert copies.get("conf") == dockerfile_env()["BREWLAKE_CONF_DIR"]
