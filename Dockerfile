@@ -39,8 +39,10 @@ FROM ${PYTHON_IMAGE} AS runtime
 # reaps the JVMs and Python children spark-submit and Airflow leave behind. Debian's packages are
 # not pinned: bookworm only moves them for security fixes, and an exact pin breaks the build the
 # day the old revision leaves the mirror.
+# Slim images drop /usr/share/man, and the JRE's update-alternatives links fail without man1.
 # hadolint ignore=DL3008
-RUN apt-get update \
+RUN mkdir -p /usr/share/man/man1 \
+ && apt-get update \
  && apt-get install --yes --no-install-recommends \
         openjdk-17-jre-headless procps curl tini \
  && rm -rf /var/lib/apt/lists/* \
