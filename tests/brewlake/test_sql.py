@@ -170,6 +170,7 @@ def test_new_process_sees_tables_while_another_session_is_writing(spark, lake_se
         while not stop.is_set():
             spark.range(10).write.format("delta").mode("append").save(busy_location)
             commits.append(1)
+            stop.wait(2.0)  # keep committing, without starving the CLI's JVM of CPU
 
     writer = threading.Thread(target=keep_writing, daemon=True)
     writer.start()
