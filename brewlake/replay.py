@@ -3,7 +3,8 @@
 Routes: `GET /v1/breweries?page&per_page&sort` (per_page default 50, max 200 → 422, a page past
 the end → `[]`) and `GET /v1/breweries/meta` (total, page, per_page, by_state, by_country,
 by_type). Faults: fixed latency, a share of 5xx answers, a rate limit answered with 429 and
-`Retry-After`, a page whose body is not JSON, a page that always fails.
+`Retry-After`, a page whose body is not JSON, a page that always fails, a share of answers whose
+connection drops mid-body.
 
     with serve_in_thread(records, error_rate=0.2) as api:
         ingest(api.url)
@@ -47,6 +48,7 @@ class ServerStats:
     rate_limited: int = 0  # 429s sent
     server_errors: int = 0  # 5xx sent
     malformed: int = 0
+    truncated: int = 0  # 200 answers cut off mid-body
     by_status: Counter = field(default_factory=Counter)
     pages: Counter = field(default_factory=Counter)  # page number -> 200 answers
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -59,6 +61,7 @@ class ServerStats:
                 "rate_limited": self.rate_limited,
                 "server_errors": self.server_errors,
                 "malformed": self.malformed,
+                "truncated": self.truncated,
                 "by_status": dict(self.by_status),
             }
 
@@ -99,11 +102,13 @@ class ReplayAPI:
         rate_limit_window_s: float = 60.0,
         malformed_page: int | None = None,
         failing_page: int | None = None,
+        truncate_rate: float = 0.0,
         seed: int = 0,
     ):
         self.latency_ms = latency_ms
         self.error_rate = error_rate
         self.malformed_page = malformed_page
+        self.truncate_rate = truncate_rate
         self.failing_page = failing_page
         self.throttle = (
             _FixedWindow(rate_limit_per_minute, rate_limit_window_s)
@@ -230,6 +235,7 @@ class _Handler(BaseHTTPRequestHandler):
             stats.requests += 1
             stats.in_flight += 1
             stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        self._cut = False
         try:
             status, body, headers = self._answer()
             with stats.lock:
@@ -292,6 +298,11 @@ class _Handler(BaseHTTPRequestHandler):
                 api.stats.malformed += 1
             return 200, MALFORMED_BODY, {}
         body = api.render_page(page, per_page, sort)
+        if api.truncate_rate and api._roll() < api.truncate_rate:
+            self._cut = True
+            with api.stats.lock:
+                api.stats.truncated += 1
+            return 200, body, {}
         with api.stats.lock:
             api.stats.pages[page] += 1
         return 200, body, {}
@@ -303,6 +314,12 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
+        if self._cut:
+            # The connection drops mid-body, as a proxy or CDN reset does: the client sees fewer
+            # bytes than Content-Length announced.
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+            return
         self.wfile.write(body)
 
 
@@ -356,6 +373,7 @@ def serve_in_thread(
     rate_limit_window_s: float = 60.0,
     malformed_page: int | None = None,
     failing_page: int | None = None,
+    truncate_rate: float = 0.0,
     seed: int = 0,
     host: str = "127.0.0.1",
     port: int = 0,
@@ -373,6 +391,7 @@ def serve_in_thread(
         rate_limit_window_s=rate_limit_window_s,
         malformed_page=malformed_page,
         failing_page=failing_page,
+        truncate_rate=truncate_rate,
         seed=seed,
     )
     server = make_server(api, host, port)
@@ -414,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--malformed-page", type=int, default=None, help="page N answers non-JSON")
     parser.add_argument("--failing-page", type=int, default=None, help="page N always answers 500")
+    parser.add_argument(
+        "--truncate-rate", type=float, default=0.0, help="share of pages cut off mid-body, 0..1"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for the fault dice")
     args = parser.parse_args(argv)
     if not 0.0 <= args.error_rate <= 1.0:
@@ -426,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         rate_limit_window_s=args.rate_limit_window_s,
         malformed_page=args.malformed_page,
         failing_page=args.failing_page,
+        truncate_rate=args.truncate_rate,
         seed=args.seed,
     )
     server = make_server(api, args.host, args.port)

@@ -1,7 +1,8 @@
 """HTTP client for the Open Brewery DB: one pooled session, retries, timeouts, a rate limiter.
 
 Retries are urllib3's `Retry` (exponential backoff with jitter; 429 waits for `Retry-After`;
-5xx, connection errors and read timeouts retried), so no request loop is written by hand. A
+5xx, connection errors and read timeouts retried), plus tenacity for a body cut off mid-stream,
+which surfaces after urllib3 has handed the response over; no request loop is written by hand. A
 client-side sliding-window limiter counts every attempt, retries included, to stay under the API's
 per-minute limit.
 """
@@ -12,11 +13,13 @@ import inspect
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 from urllib3.util.retry import Retry
 
 from brewlake import __version__
@@ -27,6 +30,8 @@ LIST_PATH = "/v1/breweries"
 META_PATH = "/v1/breweries/meta"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 RETRY_AFTER_MAX_S = 300
+# Failures while reading a body that had started to arrive (connection reset, short read).
+BODY_ERRORS = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
 
 
 class PageFetchError(SourceError):
@@ -85,11 +90,22 @@ class Response:
     seconds: float
 
 
-def build_retry(settings: Settings, limiter: RateLimiter | None) -> Retry:
-    # urllib3 rebuilds Retry objects with `type(self)(...)` on every attempt, so the limiter
-    # rides on a class attribute of a throwaway subclass rather than an __init__ argument.
+def build_retry(
+    settings: Settings,
+    limiter: RateLimiter | None,
+    on_retry: Callable[[], None] | None = None,
+) -> Retry:
+    # urllib3 rebuilds Retry objects with `type(self)(...)` on every attempt, so the limiter and
+    # the retry counter ride on class attributes of a throwaway subclass, not __init__ arguments.
     class LimitedRetry(Retry):
         rate_limiter = limiter
+        retry_hook = staticmethod(on_retry) if on_retry else None
+
+        def increment(self, *args: Any, **kwargs: Any) -> Retry:
+            new = super().increment(*args, **kwargs)  # raises when the budget is spent
+            if self.retry_hook is not None:
+                self.retry_hook()
+            return new
 
         def sleep(self, response=None):  # called before every retry, never the first attempt
             super().sleep(response)
@@ -136,12 +152,14 @@ class BreweryClient:
             limiter = RateLimiter(rate, 60.0)
         self.limiter = limiter
         self.timeout = (settings.api_connect_timeout_s, settings.api_read_timeout_s)
+        # urllib3 retries on the calling thread: a thread-local tally gives each GET its count.
+        self._local = threading.local()
         self.session = requests.Session()
         adapter = HTTPAdapter(
             pool_connections=1,
             pool_maxsize=self.concurrency,
             pool_block=True,
-            max_retries=build_retry(settings, self.limiter),
+            max_retries=build_retry(settings, self.limiter, self._on_retry),
         )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -170,25 +188,48 @@ class BreweryClient:
     def get(self, url: str, page: int | None = None) -> Response:
         """One GET with retries; PageFetchError unless the final answer is 200."""
         max_attempts = self.settings.api_max_retries + 1
-        if self.limiter is not None:
-            self.limiter.acquire()
+        backoff = self.settings.api_backoff_factor_s
+        # urllib3 retries everything up to the response headers; a connection that drops while
+        # the body streams in surfaces later, from requests, so tenacity retries that part.
+        body_retry = Retrying(
+            retry=retry_if_exception_type(BODY_ERRORS),
+            stop=stop_after_attempt(max_attempts),
+            wait=wait_exponential_jitter(initial=backoff, max=30.0, jitter=backoff),
+            reraise=True,
+        )
+        self._local.retries = 0
+        calls = 0
         t0 = time.monotonic()
         try:
-            resp = self.session.get(url, timeout=self.timeout)
+            for attempt in body_retry:
+                with attempt:
+                    if self.limiter is not None:
+                        self.limiter.acquire()
+                    calls += 1
+                    resp = self.session.get(url, timeout=self.timeout)
+        except BODY_ERRORS as exc:
+            attempts = self._count(calls)
+            why = f"body cut short: {_first_line(exc)}"
+            raise PageFetchError(url, page, None, attempts, why) from exc
         except requests.RequestException as exc:
-            with self._lock:
-                self.requests += max_attempts
-                self.retries += max_attempts - 1
-            raise PageFetchError(url, page, None, max_attempts, _first_line(exc)) from exc
-        history = getattr(getattr(resp.raw, "retries", None), "history", ()) or ()
-        attempts = len(history) + 1
-        with self._lock:
-            self.requests += attempts
-            self.retries += attempts - 1
+            attempts = self._count(calls)
+            raise PageFetchError(url, page, None, attempts, _first_line(exc)) from exc
+        attempts = self._count(calls)
         body = resp.content
         if resp.status_code != 200:
             raise PageFetchError(url, page, resp.status_code, attempts, _snippet(body))
         return Response(url, resp.status_code, body, attempts, time.monotonic() - t0)
+
+    def _on_retry(self) -> None:
+        self._local.retries = getattr(self._local, "retries", 0) + 1
+
+    def _count(self, calls: int) -> int:
+        """Attempts of the GET just made: requests' calls plus urllib3's retries inside them."""
+        attempts = calls + self._local.retries
+        with self._lock:
+            self.requests += attempts
+            self.retries += max(0, attempts - 1)
+        return attempts
 
     def page(self, page: int) -> Response:
         return self.get(self.page_url(page), page)

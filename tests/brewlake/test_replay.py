@@ -178,3 +178,10 @@ def test_serve_api_command_runs_in_the_foreground(tmp_path, replay_records):
         proc.wait(timeout=10)
     assert proc.returncode == 0  # SIGTERM stops it cleanly
     assert "stopped; {'requests': 3" in proc.stderr.read()
+
+
+def test_truncated_answers_drop_the_connection_mid_body(replay_records):
+    with serve_in_thread(replay_records, truncate_rate=1.0) as api:
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            get(f"{api.url}/v1/breweries", per_page=200)
+        assert api.stats.truncated == 1

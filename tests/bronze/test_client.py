@@ -126,3 +126,26 @@ def test_default_limiter_comes_from_settings(base_settings):
         assert (client.limiter.limit, client.limiter.window_s) == (110, 60.0)
     with BreweryClient(base_settings.replace(api_rate_limit_per_minute=0)) as client:
         assert client.limiter is None
+
+
+def test_a_body_cut_mid_stream_is_retried(base_settings, replay_records):
+    with serve_in_thread(replay_records, truncate_rate=0.5, seed=2) as api:
+        with client_for(base_settings, api.url, api_max_retries=8) as client:
+            answers = [client.page(p) for p in range(1, 11)]
+        stats = api.stats.snapshot()
+    assert stats["truncated"] > 0, stats
+    assert [a.body for a in answers] == [api.render_page(p, 50, "id:asc") for p in range(1, 11)]
+    assert sum(a.attempts - 1 for a in answers) == stats["truncated"]
+    assert client.retries == stats["truncated"]
+
+
+def test_a_body_always_cut_is_reported_after_the_configured_attempts(base_settings, replay_records):
+    with (
+        serve_in_thread(replay_records, truncate_rate=1.0) as api,
+        client_for(base_settings, api.url, api_max_retries=2) as client,
+        pytest.raises(PageFetchError) as info,
+    ):
+        client.page(1)
+    assert api.stats.truncated == 3
+    assert "page 1" in str(info.value) and "body cut short" in str(info.value)
+    assert "3 attempt(s)" in str(info.value)

@@ -110,6 +110,7 @@ def test_faults_still_give_the_exact_set_within_the_concurrency_bound(
         rate_limit_per_minute=8,  # per 1 s window below: the client, at 3000/min, goes faster
         rate_limit_window_s=1,
         latency_ms=20,
+        truncate_rate=0.1,
         seed=3,
     ) as api:
         settings = api_settings(
@@ -129,8 +130,10 @@ def test_faults_still_give_the_exact_set_within_the_concurrency_bound(
     assert stats["server_errors"] > 0, stats
     assert stats["rate_limited"] > 0, stats
     assert 1 <= stats["max_in_flight"] <= 3, stats
-    # Every 5xx and 429 the server sent was retried, and nothing else was.
-    assert result.details["retries"] == stats["server_errors"] + stats["rate_limited"]
+    assert stats["truncated"] > 0, stats
+    # Every 5xx, 429 and cut body the server sent was retried, and nothing else was.
+    faults = stats["server_errors"] + stats["rate_limited"] + stats["truncated"]
+    assert result.details["retries"] == faults
     assert batch.manifest.extra["retries"] == result.details["retries"]
 
 
