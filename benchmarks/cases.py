@@ -1,0 +1,153 @@
+"""The benchmark cases. Each returns a JSON-able dict with a `targets` list of
+`{case, name, measured, target, met}` rows (met is True/False, None when not applicable)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from benchmarks import baselines
+from benchmarks.measure import measured, repeat
+from brewlake.config import load_settings
+from brewlake.synth import generate_records
+
+DATE = dt.date(2026, 1, 1)
+ROOT = Path(__file__).resolve().parents[1]
+BREWLAKE = str(Path(sys.executable).with_name("brewlake"))
+
+
+def _target(case: str, name: str, measured_: Any, target: str, met: bool | None) -> dict:
+    return {"case": case, "name": name, "measured": measured_, "target": target, "met": met}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_dataset(path: Path, rows: int, seed: int) -> list[dict[str, Any]]:
+    records = generate_records(rows, seed)
+    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    return records
+
+
+@contextmanager
+def serve_api(data: Path, *, latency_ms: float = 0, rate_limit: int | None = None) -> Iterator[str]:
+    """`brewlake serve-api` in its own process (its GIL never slows the client being measured)."""
+    port = _free_port()
+    cmd = [BREWLAKE, "serve-api", "--data", str(data), "--port", str(port)]
+    cmd += ["--latency-ms", str(latency_ms)]
+    if rate_limit:
+        cmd += ["--rate-limit", str(rate_limit)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{url}/v1/breweries/meta", timeout=2).raise_for_status()
+                break
+            except requests.RequestException:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"serve-api did not start: {' '.join(cmd)}") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+# ---------------------------------------------------------------------------------------------
+def ingest(work: Path, quick: bool) -> dict[str, Any]:
+    """60 pages of 200 at 100 ms per request: brewlake's client vs a sequential page loop."""
+    from bronze.ingest import ingest as brewlake_ingest
+
+    pages, per_page, latency = 60, 200, 100
+    data = work / "breweries.json"
+    write_dataset(data, pages * per_page, seed=1)
+    runs = 3
+    counter = iter(range(1000))
+
+    def brewlake_once() -> dict[str, Any]:
+        # A fresh server per run: its 120/min limit window starts empty, like a new day's run.
+        with serve_api(data, latency_ms=latency, rate_limit=120) as url:
+            settings = load_settings(
+                env={}, lake_root=str(work / f"lake-{next(counter)}"), api_url=url
+            )
+            with measured() as m:
+                report = brewlake_ingest(settings, DATE)
+        assert report.records == pages * per_page, report.records
+        return {
+            **m,
+            "records": report.records,
+            "requests": report.requests,
+            "retries": report.retries,
+        }
+
+    def baseline_once() -> dict[str, Any]:
+        with serve_api(data, latency_ms=latency, rate_limit=120) as url:
+            out = work / f"baseline-{next(counter)}"
+            with measured() as m:
+                result = baselines.sequential_ingest(url, out)
+        assert result["records"] == pages * per_page, result
+        return {**m, **result}
+
+    brewlake = repeat(brewlake_once, runs=runs, warmup=1)
+    baseline = repeat(baseline_once, runs=runs, warmup=1)
+    speedup = round(baseline["seconds"] / brewlake["seconds"], 2)
+    retries = max(r["retries"] for r in brewlake["runs"])
+    requests_per_run = max(r["requests"] for r in brewlake["runs"])
+    within = retries == 0 and requests_per_run <= 120
+    rows_per_s = round(pages * per_page / brewlake["seconds"])
+    return {
+        "pages": pages,
+        "per_page": per_page,
+        "latency_ms": latency,
+        "brewlake": brewlake,
+        "baseline_sequential": baseline,
+        "speedup": speedup,
+        "rows_per_s": rows_per_s,
+        "targets": [
+            _target(
+                "ingest", "ingest speed-up vs sequential loop", f"{speedup}x", ">= 3x", speedup >= 3
+            ),
+            _target(
+                "ingest",
+                "ingest within API rate limit (120/min, no 429 retries)",
+                f"{requests_per_run} requests, {retries} retries",
+                "<= 120 req/min, 0 429s",
+                within,
+            ),
+        ],
+    }
+
+
+def end_to_end(work: Path, quick: bool) -> dict[str, Any]:
+    raise NotImplementedError
+
+
+def scale(work: Path, quick: bool) -> dict[str, Any]:
+    raise NotImplementedError
+
+
+def incremental(work: Path, quick: bool) -> dict[str, Any]:
+    raise NotImplementedError
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BREWLAKE_")}
+    env.update({"BREWLAKE_SPARK_UI_ENABLED": "false", "BREWLAKE_LOG_LEVEL": "WARNING"})
+    env.update(extra)
+    return env

@@ -1,0 +1,175 @@
+"""Measuring tools for the benchmarks: wall time, peak RSS of a process tree, Delta file actions."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+
+@dataclass
+class Sample:
+    seconds: float
+    peak_rss_mb: float
+
+
+class TreeRss:
+    """Samples the resident memory of a process and all its descendants (the driver JVM too)."""
+
+    def __init__(self, pid: int | None = None, interval_s: float = 0.05):
+        self.pid = pid or os.getpid()
+        self.interval_s = interval_s
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _current(self) -> int:
+        try:
+            root = psutil.Process(self.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0
+        total = 0
+        for proc in procs:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._current())
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> TreeRss:
+        self.peak = self._current()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._current())
+
+    @property
+    def peak_mb(self) -> float:
+        return round(self.peak / 2**20, 1)
+
+
+@contextmanager
+def measured() -> Iterator[dict[str, float]]:
+    """`with measured() as m:` → m['seconds'], m['peak_rss_mb'] (this process tree)."""
+    out: dict[str, float] = {}
+    with TreeRss() as rss:
+        t0 = time.perf_counter()
+        yield out
+        out["seconds"] = round(time.perf_counter() - t0, 3)
+    out["peak_rss_mb"] = rss.peak_mb
+
+
+def run_measured_process(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run a command; wall time and peak RSS of its whole process tree."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with TreeRss(proc.pid) as rss:
+        stdout, stderr = proc.communicate()
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {stderr[-2000:]}")
+    return {
+        "seconds": round(seconds, 3),
+        "peak_rss_mb": rss.peak_mb,
+        "stdout": stdout,
+        "stderr": stderr,
+    }
+
+
+def repeat(fn: Callable[[], dict[str, Any]], runs: int, warmup: int = 1) -> dict[str, Any]:
+    """Call `fn` warmup+runs times; the median of the measured runs, and every run."""
+    for _ in range(warmup):
+        fn()
+    samples = [fn() for _ in range(runs)]
+    return {
+        "seconds": round(statistics.median(s["seconds"] for s in samples), 3),
+        "peak_rss_mb": max(s.get("peak_rss_mb", 0.0) for s in samples),
+        "runs": samples,
+    }
+
+
+def delta_file_actions(table_path: str | Path, after_version: int | None) -> dict[str, int]:
+    """Data files added and removed by the commits after `after_version` (None: all commits)."""
+    log_dir = Path(table_path) / "_delta_log"
+    added = removed = commits = 0
+    if not log_dir.is_dir():
+        return {"added": 0, "removed": 0, "commits": 0}
+    for path in sorted(log_dir.glob("*.json")):
+        version = int(path.stem)
+        if after_version is not None and version <= after_version:
+            continue
+        commits += 1
+        for line in path.read_text().splitlines():
+            action = json.loads(line)
+            added += "add" in action
+            removed += "remove" in action
+    return {"added": added, "removed": removed, "commits": commits}
+
+
+def delta_version(table_path: str | Path) -> int | None:
+    log_dir = Path(table_path) / "_delta_log"
+    versions = [int(p.stem) for p in log_dir.glob("*.json")] if log_dir.is_dir() else []
+    return max(versions) if versions else None
+
+
+def live_data_files(table_path: str | Path) -> int:
+    """Data files in the table's current snapshot (adds minus removes over the whole log)."""
+    live: set[str] = set()
+    log_dir = Path(table_path) / "_delta_log"
+    for path in sorted(log_dir.glob("*.json")):
+        for line in path.read_text().splitlines():
+            action = json.loads(line)
+            if "add" in action:
+                live.add(action["add"]["path"])
+            elif "remove" in action:
+                live.discard(action["remove"]["path"])
+    return len(live)
+
+
+def machine() -> dict[str, Any]:
+    import pyspark
+
+    try:
+        import delta
+
+        delta_version_ = getattr(delta, "__version__", "")
+    except ImportError:
+        delta_version_ = ""
+    from importlib.metadata import version
+
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "java": java.splitlines()[0] if java else "",
+        "pyspark": pyspark.__version__,
+        "delta_spark": delta_version_ or version("delta-spark"),
+        "brewlake": version("brewlake"),
+    }
+
+
+def as_dict(obj: Any) -> Any:
+    return asdict(obj) if hasattr(obj, "__dataclass_fields__") else obj

@@ -1,0 +1,115 @@
+"""brewlake benchmarks: brewlake vs the obvious approach, measured side by side in one run.
+
+    make bench          # full sizes (1 M rows; ~15-25 min on 2 cores)
+    make bench-quick    # small sizes, a few minutes
+
+Writes `benchmarks/results/<timestamp>.json`, `latest.json` and `latest.md`. Data come from
+`brewlake generate` (brewlake.synth) and are served by `brewlake serve-api` in its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks import cases
+from benchmarks.measure import machine
+
+RESULTS = Path(__file__).resolve().parent / "results"
+WORK = Path(__file__).resolve().parent / "work"
+
+CASES: dict[str, Callable[[Path, bool], list[dict[str, Any]]]] = {
+    "ingest": cases.ingest,
+    "end_to_end": cases.end_to_end,
+    "scale": cases.scale,
+    "incremental": cases.incremental,
+}
+
+
+def summary_markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [
+        f"# brewlake benchmarks — {report['started_at']} ({'quick' if report['quick'] else 'full'})",
+        "",
+        f"Machine: {m['cores']} cores, {m['memory_gb']} GiB, {m['platform']}; Python {m['python']}, "
+        f"{m['java']}, pyspark {m['pyspark']}, delta-spark {m['delta_spark']}, "
+        f"brewlake {m['brewlake']}.",
+        "",
+        "| case | measured | target | met |",
+        "|---|---|---|---|",
+    ]
+    for row in report["targets"]:
+        met = {True: "met", False: "**missed**", None: "n/a"}[row["met"]]
+        lines.append(f"| {row['name']} | {row['measured']} | {row['target']} | {met} |")
+    lines += ["", "## Details", ""]
+    for name, body in report["cases"].items():
+        lines.append(f"### {name}")
+        lines.append("")
+        lines.append("```json")
+        lines.append(json.dumps(_strip_runs(body), indent=2, default=str))
+        lines.append("```")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _strip_runs(body: Any) -> Any:
+    # The Markdown shows medians; every run stays in the JSON.
+    if isinstance(body, dict):
+        return {k: _strip_runs(v) for k, v in body.items() if k not in ("runs", "stdout", "stderr")}
+    if isinstance(body, list):
+        return [_strip_runs(v) for v in body]
+    return body
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, a few minutes")
+    parser.add_argument("--only", choices=sorted(CASES), action="append", help="run only these")
+    parser.add_argument("--no-save", action="store_true", help="print, do not write results/")
+    args = parser.parse_args(argv)
+
+    started = dt.datetime.now(dt.UTC)
+    report: dict[str, Any] = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "machine": machine(),
+        "cases": {},
+        "targets": [],
+    }
+    shutil.rmtree(WORK, ignore_errors=True)
+    for name in args.only or list(CASES):
+        print(f"== {name}", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        work = WORK / name
+        work.mkdir(parents=True, exist_ok=True)
+        body = CASES[name](work, args.quick)
+        body["case_seconds"] = round(time.perf_counter() - t0, 1)
+        report["cases"][name] = body
+        report["targets"].extend(body.pop("targets", []))
+        for row in report["targets"]:
+            if row["case"] == name:
+                print(f"   {row['name']}: {row['measured']} (target {row['target']})", flush=True)
+    report["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    text = json.dumps(report, indent=2, default=str)
+    if args.no_save:
+        print(text)
+        return 0
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"{stamp}.json").write_text(text)
+    (RESULTS / "latest.json").write_text(text)
+    (RESULTS / "latest.md").write_text(summary_markdown(report))
+    print(f"wrote {RESULTS / (stamp + '.json')}, latest.json, latest.md", file=sys.stderr)
+    shutil.rmtree(WORK, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
