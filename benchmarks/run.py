@@ -35,12 +35,13 @@ CASES: dict[str, Callable[[Path, bool], list[dict[str, Any]]]] = {
 
 def summary_markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
+    kind = "quick" if report["quick"] else "full"
     lines = [
-        f"# brewlake benchmarks — {report['started_at']} ({'quick' if report['quick'] else 'full'})",
+        f"# brewlake benchmarks — {report['started_at']} ({kind})",
         "",
-        f"Machine: {m['cores']} cores, {m['memory_gb']} GiB, {m['platform']}; Python {m['python']}, "
-        f"{m['java']}, pyspark {m['pyspark']}, delta-spark {m['delta_spark']}, "
-        f"brewlake {m['brewlake']}.",
+        f"Machine: {m['cores']} cores, {m['memory_gb']} GiB, {m['platform']}; "
+        f"Python {m['python']}, {m['java']}, pyspark {m['pyspark']}, "
+        f"delta-spark {m['delta_spark']}, brewlake {m['brewlake']}.",
         "",
         "| case | measured | target | met |",
         "|---|---|---|---|",
