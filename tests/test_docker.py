@@ -956,3 +956,48 @@ def test_the_image_holds_what_the_dag_submits_and_settings_read():
         if op == "COPY" and not args.startswith("--from")
     }
     assert copies.get("conf") == dockerfile_env()["BREWLAKE_CONF_DIR"]
+
+
+# Loads the DAG and renders its run-time macros with the stack's environment.
+DAG_PROBE = """
+import json
+from airflow.dag_processing.dagbag import DagBag
+from brewlake.airflow_hooks import spark_jars, spark_submit_conf, spark_submit_env
+import os
+bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+conf = spark_submit_conf()
+print(json.dumps({
+    "errors": {k: str(v) for k, v in bag.import_errors.items()},
+    "tasks": [t.task_id for t in bag.dags["brewlake_medallion"].tasks],
+    "env": spark_submit_env(),
+    "jars": spark_jars().split(","),
+    "endpoint": conf.get("spark.hadoop.fs.s3a.endpoint"),
+    "warehouse": conf.get("spark.sql.warehouse.dir"),
+}))
+"""
+
+
+def test_the_dag_renders_for_the_cluster_with_the_stacks_environment(compose: dict, tmp_path: Path):
+    stack = service_env(compose["services"]["airflow-scheduler"])
+    env = {
+        **stack,
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        # The repo's dags/ is what the stack mounts at AIRFLOW__CORE__DAGS_FOLDER.
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
+        "BREWLAKE_JARS_DIR": str(ROOT / ".jars"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", DAG_PROBE], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["errors"] == {}
+    assert result["tasks"] == ["bronze", "silver", "gold"]
+    # spark-submit goes to the stack's master, the lake's endpoint is the stack's store.
+    assert result["env"] == {"BREWLAKE_SPARK_MASTER": stack["BREWLAKE_SPARK_MASTER"]}
+    assert result["endpoint"] == stack["BREWLAKE_S3_ENDPOINT"]
+    assert result["warehouse"].startswith(stack["BREWLAKE_LAKE_ROOT"])
+    assert any(Path(j).name.startswith("delta-spark_") for j in result["jars"])
