@@ -1001,3 +1001,39 @@ def test_the_dag_renders_for_the_cluster_with_the_stacks_environment(compose: di
     assert result["endpoint"] == stack["BREWLAKE_S3_ENDPOINT"]
     assert result["warehouse"].startswith(stack["BREWLAKE_LAKE_ROOT"])
     assert any(Path(j).name.startswith("delta-spark_") for j in result["jars"])
+
+
+def test_the_replay_api_service_serves_generated_data(compose: dict, tmp_path: Path):
+    """The `replay-api` profile's command, run as is (data folder and port swapped)."""
+    service = compose["services"]["replay-api"]
+    port = free_port()
+    swaps = {
+        "/opt/brewlake/data": str(tmp_path),
+        "--port 8080": f"--port {port}",
+        "--host 0.0.0.0": "--host 127.0.0.1",  # tests bind loopback only
+    }
+    args = command_args(service)
+    for old, new in swaps.items():
+        assert any(old in a for a in args), f"replay-api command lost {old!r}"
+        args = [a.replace(old, new) for a in args]
+    env = {
+        **os.environ,
+        **service_env(service),
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "REPLAY_ROWS": "300",
+    }
+    log = (tmp_path / "replay.log").open("wb")
+    proc = subprocess.Popen(
+        args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        health = urlparse(service["healthcheck"]["test"][-1])
+        body = _wait_http(f"http://127.0.0.1:{port}{health.path}", 120)
+        assert json.loads(body)["total"] == 300
+        assert (tmp_path / "breweries.json").is_file()
+    finally:
+        _stop(proc)
+        log.close()
+    # The stack reaches it where .env.example's comment says.
+    text = ENV_EXAMPLE.read_text()
+    assert "BREWLAKE_API_URL=http://replay-api:8080" in text and "COMPOSE_PROFILES=replay" in text
