@@ -113,25 +113,41 @@ def _last_commit_metadata(spark: SparkSession, location: str) -> dict[str, Any]:
         return {}
 
 
-def _is_current(spark: SparkSession, settings: Settings, silver_version: int) -> bool:
+def _lineage(silver_version: int, silver_committed_at: str) -> dict[str, Any]:
+    # The commit time guards against a silver table deleted and rebuilt from version 0.
+    return {
+        "silver_version": silver_version,
+        "silver_committed_at": silver_committed_at,
+        "gold_logic_version": GOLD_LOGIC_VERSION,
+    }
+
+
+def _is_current(spark: SparkSession, settings: Settings, lineage: dict[str, Any]) -> bool:
     lake = Lake(settings)
     for gold in GOLD_TABLES:
         meta = _last_commit_metadata(spark, lake.table_location(gold.table))
-        if meta.get("silver_version") != silver_version:
-            return False
-        if meta.get("gold_logic_version") != GOLD_LOGIC_VERSION:
+        if any(meta.get(key) != value for key, value in lineage.items()):
             return False
     return True
 
 
-def read_silver(spark: SparkSession, settings: Settings) -> tuple[DataFrame, int]:
-    """silver.breweries pinned at its current version, and that version."""
-    version = table_version(spark, settings, SILVER_BREWERIES)
+def silver_commit(spark: SparkSession, settings: Settings) -> tuple[int, str]:
+    """silver.breweries' current version and that commit's timestamp (UTC, ISO)."""
+    from delta.tables import DeltaTable
+
     location = Lake(settings).table_location(SILVER_BREWERIES)
-    if version is None:
+    if not DeltaTable.isDeltaTable(spark, location):
         raise SilverMissing(
             f"{SILVER_BREWERIES} does not exist at {location}: run `brewlake silver` first"
         )
+    row = DeltaTable.forPath(spark, location).history(1).select("version", "timestamp").first()
+    return int(row[0]), row[1].isoformat()
+
+
+def read_silver(spark: SparkSession, settings: Settings) -> tuple[DataFrame, int]:
+    """silver.breweries pinned at its current version, and that version."""
+    version, _ = silver_commit(spark, settings)
+    location = Lake(settings).table_location(SILVER_BREWERIES)
     frame = spark.read.format("delta").option("versionAsOf", version).load(location)
     return frame, version
 
@@ -139,12 +155,15 @@ def read_silver(spark: SparkSession, settings: Settings) -> tuple[DataFrame, int
 def run(
     spark: SparkSession, settings: Settings, logical_date: dt.date, args: argparse.Namespace
 ) -> LayerResult:
-    silver, silver_version = read_silver(spark, settings)
+    silver_version, silver_committed_at = silver_commit(spark, settings)
+    location = Lake(settings).table_location(SILVER_BREWERIES)
+    silver = spark.read.format("delta").option("versionAsOf", silver_version).load(location)
+    lineage = _lineage(silver_version, silver_committed_at)
     result = LayerResult(layer="gold")
-    result.details.update(silver_version=silver_version, logical_date=logical_date.isoformat())
+    result.details.update(lineage, logical_date=logical_date.isoformat())
     versions_before = {g.table: table_version(spark, settings, g.table) for g in GOLD_TABLES}
 
-    if not getattr(args, "force", False) and _is_current(spark, settings, silver_version):
+    if not getattr(args, "force", False) and _is_current(spark, settings, lineage):
         log.info("gold.unchanged", silver_version=silver_version)
         result.details["skipped"] = True
         for gold in GOLD_TABLES:
@@ -225,8 +244,7 @@ def write_gold(
 
         metadata = json.dumps(
             {
-                "silver_version": silver_version,
-                "gold_logic_version": GOLD_LOGIC_VERSION,
+                **_lineage(silver_version, result.details.get("silver_committed_at", "")),
                 "logical_date": logical_date,
             }
         )

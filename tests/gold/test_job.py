@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import shutil
 
 import pytest
 from delta.tables import DeltaTable
@@ -59,25 +60,20 @@ def test_run_writes_every_table_reconciled_and_registered(spark, lake_settings):
         total = spark.sql(f"SELECT sum(brewery_count) FROM {gold.table}").first()[0]
         assert total == ACTIVE, gold.table
 
-
-def test_rerun_with_unchanged_silver_writes_nothing_and_changes_no_number(spark, lake_settings):
-    write_silver(spark, lake_settings)
-    _run(spark, lake_settings)
-    before = _counts(spark)
+    # Unchanged silver: nothing is written, no number (not even computed_at) changes.
     computed_at = spark.sql("SELECT max(computed_at) FROM gold.brewery_counts").first()[0]
-
     second = _run(spark, lake_settings)
     assert second.details["skipped"] is True
-    assert all(before == after for before, after in second.table_versions.values())
-    assert _counts(spark) == before
+    assert all(v == (0, 0) for v in second.table_versions.values())
+    assert _counts(spark) == counts
     assert spark.sql("SELECT max(computed_at) FROM gold.brewery_counts").first()[0] == computed_at
-
+    # Forced recomputation: a new commit with the very same numbers.
     forced = _run(spark, lake_settings, force=True)
     assert forced.table_versions[str(GOLD_BREWERY_COUNTS)] == (0, 1)
-    assert _counts(spark) == before
+    assert _counts(spark) == counts
 
 
-def test_new_silver_version_is_recomputed_and_recorded(spark, lake_settings):
+def test_new_silver_version_is_recomputed_and_recorded(spark, lake_settings, monkeypatch, capsys):
     write_silver(spark, lake_settings)
     _run(spark, lake_settings)
     # Silver v1: one more active micro brewery in Texas, one Texan soft-deleted.
@@ -98,6 +94,16 @@ def test_new_silver_version_is_recomputed_and_recorded(spark, lake_settings):
     ).history()
     # One commit per run per table: an overwrite, so readers never see a half-written table.
     assert [r.operation for r in history.orderBy("version").collect()] == ["WRITE", "WRITE"]
+
+    # Silver deleted and rebuilt: version 0 again, but a new commit, so gold recomputes.
+    shutil.rmtree(Lake(lake_settings).table_location(SILVER_BREWERIES))
+    write_silver(spark, lake_settings, SILVER_ROWS[:3])
+    # Through `main`, as spark-submit and `brewlake gold` call it.
+    monkeypatch.setenv("BREWLAKE_LAKE_ROOT", lake_settings.lake_root)
+    assert job.main(["--date", "2025-01-02"]) == 0
+    summary = capsys.readouterr().out
+    assert "gold: rows_in=3 " in summary and "gold.brewery_counts=v1->v2" in summary
+    assert sum(r[3] for r in _counts(spark)) == 3
 
 
 def test_reconciliation_gate_fails_with_both_numbers_and_writes_nothing(spark, lake_settings):
