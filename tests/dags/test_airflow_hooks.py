@@ -37,7 +37,7 @@ SUBMIT_FAILURE = (
 
 @pytest.fixture
 def brewlake_log(caplog):
-    """Records of the `brewlake` loggers, even after brewlake.log.configure() stopped propagation."""
+    """Records of the `brewlake` loggers, even once brewlake.log.configure() stopped propagation."""
     logger = logging.getLogger("brewlake")
     level = logger.level
     logger.addHandler(caplog.handler)
