@@ -1,0 +1,1 @@
+"""Silver: schema-enforced, canonicalised, validated Delta tables MERGEd from bronze batches."""

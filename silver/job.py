@@ -1,0 +1,367 @@
+"""Silver job: apply complete bronze batches, in order, to silver.breweries.
+
+    spark-submit silver/job.py --date 2025-01-01     # or: brewlake silver --date 2025-01-01
+    brewlake silver --rebuild                        # empty the silver tables, re-apply bronze
+
+Each batch is a full snapshot. Per batch: read its pages with Spark, check them against the
+manifest, parse with the explicit schema, cleanse, canonicalise the location, validate; write the
+rejected records to quarantine; stop (QualityBreach) when their share exceeds the limit; MERGE
+only changed rows (new, changed, vanished, returning ids) into breweries in one commit that also
+records the batch; then bring SCD2 history in line and append the audit row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from brewlake.batches import BatchError, BatchInfo, list_batches
+from brewlake.catalog import (
+    SILVER_APPLIED_BATCHES,
+    SILVER_BREWERIES,
+    SILVER_HISTORY,
+    SILVER_QUARANTINE,
+    register_table,
+)
+from brewlake.config import Settings
+from brewlake.errors import QualityBreach
+from brewlake.jobs import run_layer_job
+from brewlake.lake import Lake
+from brewlake.log import get_logger
+from brewlake.runs import LayerResult, QualityCheck
+from brewlake.storage import open_store
+from silver import merge
+from silver.locations import LocationAliases, canonical_locations, load_aliases
+from silver.merge import BatchMarker
+from silver.transforms import (
+    changed_rows,
+    cleanse,
+    is_quarantined,
+    parse_pages,
+    select_accepted,
+    to_quarantine_rows,
+    to_silver_rows,
+    unknown_fields,
+    validate,
+    with_canonical_location,
+    with_content_hash,
+    with_location_suspect,
+    with_parsed_record,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = get_logger(__name__)
+
+SILVER_TABLES = (SILVER_BREWERIES, SILVER_HISTORY, SILVER_QUARANTINE, SILVER_APPLIED_BATCHES)
+# Where a test (or a chaos drill) can make the job die: right after the breweries commit,
+# before history and the audit row are written.
+FAULT_POINTS = ("after_breweries_commit",)
+_MAPPING_SCHEMA = T.StructType(
+    [T.StructField(n, T.StringType()) for n in ("country_raw", "state_raw", "country", "state")]
+)
+
+
+class InjectedFault(RuntimeError):
+    """Raised at a fault point named by --fail-at (tests of crash recovery)."""
+
+
+def _fault(args: argparse.Namespace, point: str) -> None:
+    if getattr(args, "fail_at", None) == point:
+        raise InjectedFault(f"injected fault at {point}")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def read_batch(spark: SparkSession, settings: Settings, batch: BatchInfo) -> DataFrame:
+    """One row per record of the batch: page, position, raw_record (page bytes read by Spark)."""
+    lake = Lake(settings)
+    paths = [lake.uri_of_key(key) for key in batch.page_keys()]
+    if not paths:
+        schema = "path string, content binary"
+        return parse_pages(spark.createDataFrame([], schema))
+    return parse_pages(spark.read.format("binaryFile").load(paths).select("path", "content"))
+
+
+def verify_pages(spark: SparkSession, settings: Settings, batch: BatchInfo) -> None:
+    """Every page's sha256 and record count equal the manifest's (hashed by Spark, not here)."""
+    lake = Lake(settings)
+    paths = [lake.uri_of_key(key) for key in batch.page_keys()]
+    if not paths:
+        return
+    elements = F.from_json(F.decode(F.col("content"), "UTF-8"), T.ArrayType(T.StringType()))
+    seen = {
+        r["page"]: (r["sha256"], r["records"])
+        for r in spark.read.format("binaryFile")
+        .load(paths)
+        .select(
+            F.regexp_extract("path", r"([^/]+)$", 1).alias("page"),
+            F.sha2(F.col("content"), 256).alias("sha256"),
+            F.size(elements).alias("records"),
+        )
+        .collect()
+    }
+    for entry in batch.manifest.pages:
+        sha, records = seen.get(entry.file, (None, None))
+        if sha != entry.sha256 or records != entry.records:
+            raise BatchError(
+                f"batch {batch.batch_id} page {entry.file}: found sha256={sha} records={records}, "
+                f"manifest says sha256={entry.sha256} records={entry.records}; the page was "
+                "changed or is not a JSON array — re-ingest with `brewlake bronze`"
+            )
+
+
+def location_mapping(
+    spark: SparkSession, records: DataFrame, aliases: LocationAliases
+) -> DataFrame:
+    """Collect the batch's distinct raw (country, state) pairs once; map them on the driver."""
+    pairs = [
+        (r["country_raw"], r["state_raw"], r["count"])
+        for r in records.groupBy("country_raw", "state_raw").count().collect()
+    ]
+    mapping = canonical_locations(pairs, aliases)
+    rows = [(cr, sr, c, s) for (cr, sr), (c, s) in mapping.items()]
+    return spark.createDataFrame(rows, _MAPPING_SCHEMA)
+
+
+def apply_batch(
+    spark: SparkSession,
+    settings: Settings,
+    batch: BatchInfo,
+    *,
+    locations: dict,
+    aliases: LocationAliases,
+    previous_snapshot_date: dt.date | None,
+    logical_date: dt.date,
+    args: argparse.Namespace,
+    result: LayerResult,
+) -> None:
+    started = _now()
+    verify_pages(spark, settings, batch)
+    records = read_batch(spark, settings, batch).transform(with_parsed_record).transform(cleanse)
+    records = records.localCheckpoint()
+
+    drift = sorted(r["field"] for r in unknown_fields(records).collect())
+    if drift:
+        log.warning("silver.schema_drift", batch_id=batch.batch_id, unknown_fields=",".join(drift))
+        result.details.setdefault("unknown_fields", sorted(set(drift)))
+
+    validated = (
+        records.transform(with_canonical_location, location_mapping(spark, records, aliases))
+        .transform(with_location_suspect, aliases.bounds)
+        .transform(with_content_hash)
+        .transform(validate)
+        .localCheckpoint()
+    )
+    totals = validated.agg(
+        F.count(F.lit(1)).alias("rows_in"),
+        F.count_if(is_quarantined()).alias("quarantined"),
+        F.count_if(F.col("_is_duplicate_copy")).alias("duplicates"),
+    ).first()
+    rows_in, quarantined, duplicates = (
+        totals["rows_in"],
+        totals["quarantined"],
+        totals["duplicates"],
+    )
+    share = quarantined / rows_in if rows_in else 0.0
+    limit = settings.quarantine_max_share
+    check = QualityCheck(
+        rule="quarantine_share",
+        passed=share <= limit,
+        observed=round(share, 6),
+        threshold=limit,
+        detail=f"batch {batch.batch_id}: {quarantined} of {rows_in} records quarantined",
+    )
+    result.checks.append(check)
+    result.rows_in += rows_in
+    result.quarantined += quarantined
+    result.duplicates += duplicates
+
+    if quarantined:
+        quarantine = to_quarantine_rows(validated, batch.batch_id, batch.ingest_date, started)
+        merge.replace_quarantine(quarantine, locations[SILVER_QUARANTINE], batch.batch_id)
+    if not check.passed:
+        raise QualityBreach(
+            f"silver: batch {batch.batch_id} has {quarantined} of {rows_in} records quarantined "
+            f"({share:.1%}), above the limit {limit:.1%} (BREWLAKE_QUARANTINE_MAX_SHARE); nothing "
+            f"from it was merged. Reasons: SELECT failed_rules, count(*) FROM "
+            f"silver.breweries_quarantine WHERE batch_id = '{batch.batch_id}' GROUP BY 1",
+            result.checks,
+        )
+
+    breweries_location = locations[SILVER_BREWERIES]
+    current = spark.read.format("delta").load(breweries_location)
+    if rows_in == 0 and current.where(F.col("is_active")).limit(1).count():
+        check = QualityCheck(
+            "snapshot_not_empty", False, 0, 1, f"batch {batch.batch_id} holds no records"
+        )
+        result.checks.append(check)
+        raise QualityBreach(
+            f"silver: batch {batch.batch_id} holds no records; a full snapshot cannot be empty "
+            "(it would deactivate every brewery). Nothing was merged; re-ingest with "
+            "`brewlake bronze`.",
+            result.checks,
+        )
+
+    incoming = to_silver_rows(
+        select_accepted(validated), batch.batch_id, batch.ingest_date, started
+    )
+    present_ids = validated.where(F.col("id").isNotNull()).select("id")
+    changes = changed_rows(
+        incoming,
+        current,
+        present_ids,
+        batch_id=batch.batch_id,
+        snapshot_date=batch.ingest_date,
+        previous_snapshot_date=previous_snapshot_date,
+        updated_at=started,
+    ).localCheckpoint()
+    actions = {r["_action"]: r["count"] for r in changes.groupBy("_action").count().collect()}
+    marker = BatchMarker(
+        batch_id=batch.batch_id,
+        ingest_date=batch.ingest_date.isoformat(),
+        rows_in=rows_in,
+        accepted=rows_in - quarantined - duplicates,
+        quarantined=quarantined,
+        duplicates=duplicates,
+        inserted=actions.get("insert", 0),
+        updated=actions.get("update", 0) + actions.get("reactivate", 0),
+        deactivated=actions.get("deactivate", 0),
+    )
+    if actions:
+        # Few, large files: one per touched (country, state) partition.
+        spark.conf.set("spark.databricks.delta.merge.repartitionBeforeWrite.enabled", "true")
+        with merge.commit_metadata(spark, marker):
+            merge.merge_breweries(spark, breweries_location, changes)
+    _fault(args, "after_breweries_commit")
+    merge.sync_history(spark, breweries_location, locations[SILVER_HISTORY], started)
+    merge.append_applied(
+        spark,
+        locations[SILVER_APPLIED_BATCHES],
+        marker,
+        breweries_version=merge.version_of(spark, breweries_location),
+        logical_date=logical_date,
+        applied_at=started,
+    )
+    result.rows_out += marker.inserted + marker.updated + marker.deactivated
+    result.batch_ids.append(batch.batch_id)
+    result.details.setdefault("batches", []).append({**asdict(marker), "actions": actions})
+    log.info("silver.batch_applied", **{k: v for k, v in asdict(marker).items() if k != "reset"})
+    for df in (records, validated, changes):
+        df.unpersist()
+
+
+def recover(spark: SparkSession, locations: dict, logical_date: dt.date) -> tuple:
+    """Finish what a crashed run left undone; return the high-water mark (date, batch) or None.
+
+    The newest batch marker in the breweries commits is the truth. If its audit row is missing,
+    write it from the marker; history is resynchronised from breweries either way (a no-op
+    without commit when it is in line).
+    """
+    breweries, applied = locations[SILVER_BREWERIES], locations[SILVER_APPLIED_BATCHES]
+    marker, version = merge.last_marker(spark, breweries)
+    since = version if marker is not None and marker.reset else None
+    audited = merge.applied_positions(spark, applied, since)
+    marked = marker.position if marker is not None else None
+    if marked is not None and marked not in audited:
+        log.warning(
+            "silver.recovered",
+            batch_id=marker.batch_id,
+            detail="batch committed to breweries by a run that stopped before its bookkeeping",
+        )
+        merge.sync_history(spark, breweries, locations[SILVER_HISTORY], _now())
+        merge.append_applied(
+            spark,
+            applied,
+            marker,
+            breweries_version=version,
+            logical_date=logical_date,
+            applied_at=_now(),
+        )
+        audited.add(marked)
+    else:
+        merge.sync_history(spark, breweries, locations[SILVER_HISTORY], _now())
+    positions = audited | ({marked} if marked else set())
+    return max(positions) if positions else None
+
+
+def run(
+    spark: SparkSession, settings: Settings, logical_date: dt.date, args: argparse.Namespace
+) -> LayerResult:
+    lake = Lake(settings)
+    locations = {t: lake.table_location(t) for t in SILVER_TABLES}
+    result = LayerResult(layer="silver")
+    before = {t: merge.version_of(spark, loc) for t, loc in locations.items()}
+    for table, location in locations.items():
+        if merge.ensure_table(spark, table, location):
+            register_table(spark, settings, table)
+
+    if getattr(args, "rebuild", False):
+        log.info("silver.rebuild", detail="emptying silver tables; every bronze batch re-applies")
+        merge.reset_tables(spark, locations)
+        high_water = None
+    else:
+        high_water = recover(spark, locations, logical_date)
+
+    batches = list_batches(open_store(settings), lake)
+    pending = [b for b in batches if high_water is None or (b.ingest_date, b.batch_id) > high_water]
+    skipped = len(batches) - len(pending)
+    log.info("silver.plan", batches=len(batches), pending=len(pending), already_applied=skipped)
+    aliases = load_aliases(settings.conf_dir)
+    previous = high_water[0] if high_water else None
+    try:
+        for batch in pending:
+            apply_batch(
+                spark,
+                settings,
+                batch,
+                locations=locations,
+                aliases=aliases,
+                previous_snapshot_date=previous,
+                logical_date=logical_date,
+                args=args,
+                result=result,
+            )
+            previous = batch.ingest_date
+    finally:
+        result.table_versions = {
+            str(t): (before[t], merge.version_of(spark, loc)) for t, loc in locations.items()
+        }
+    result.details["already_applied"] = skipped
+    if not pending:
+        result.checks.append(
+            QualityCheck("quarantine_share", True, 0.0, settings.quarantine_max_share, "no batch")
+        )
+    return result
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="empty the silver tables and re-apply every complete bronze batch in order",
+    )
+    parser.add_argument("--fail-at", choices=FAULT_POINTS, help=argparse.SUPPRESS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_layer_job(
+        "silver",
+        argv,
+        run,
+        description="apply complete bronze batches to silver.breweries",
+        add_arguments=add_arguments,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

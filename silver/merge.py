@@ -1,0 +1,290 @@
+"""Silver's writes: table creation, the breweries MERGE, SCD2 history, quarantine, bookkeeping.
+
+Which batches are applied is decided by the breweries table itself: every MERGE that applies a
+batch carries the batch in its Delta commit (`userMetadata`), so the data and the record that it
+was applied land in one atomic commit. `silver.applied_batches` is an audit table written after;
+a batch whose commit landed but whose audit row did not (a crash in between) is recorded from the
+commit on the next run, and history is re-synchronised from breweries, so nothing is applied twice
+or skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from brewlake.catalog import (
+    SILVER_APPLIED_BATCHES,
+    SILVER_BREWERIES,
+    SILVER_HISTORY,
+    SILVER_QUARANTINE,
+)
+from brewlake.errors import BrewlakeError
+from brewlake.lake import TableRef
+from brewlake.log import get_logger
+from brewlake.schemas import (
+    SILVER_APPLIED_BATCHES_SCHEMA,
+    SILVER_BREWERIES_SCHEMA,
+    SILVER_HISTORY_SCHEMA,
+    SILVER_PARTITION_COLUMNS,
+    SILVER_QUARANTINE_SCHEMA,
+)
+from silver.transforms import history_versions, staged_history
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = get_logger(__name__)
+
+MARKER_KEY = "brewlake.silver"
+_USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+# How many recent commits to scan for the last batch marker before reading the whole history.
+_RECENT_COMMITS = 100
+
+TABLE_SPECS: dict[TableRef, tuple[T.StructType, tuple[str, ...], str]] = {
+    SILVER_BREWERIES: (
+        SILVER_BREWERIES_SCHEMA,
+        SILVER_PARTITION_COLUMNS,
+        "One row per brewery id: its latest accepted state, active or soft-deleted.",
+    ),
+    SILVER_HISTORY: (
+        SILVER_HISTORY_SCHEMA,
+        (),
+        "One row per brewery version (SCD2): valid_from <= day < valid_to.",
+    ),
+    SILVER_QUARANTINE: (
+        SILVER_QUARANTINE_SCHEMA,
+        (),
+        "One row per rejected bronze record, with every rule it failed.",
+    ),
+    SILVER_APPLIED_BATCHES: (
+        SILVER_APPLIED_BATCHES_SCHEMA,
+        (),
+        "One row per bronze batch applied to silver.breweries (audit).",
+    ),
+}
+
+
+class SchemaMismatch(BrewlakeError):
+    """A DataFrame does not have the exact columns and types of the table it is written to."""
+
+
+@dataclass(frozen=True)
+class BatchMarker:
+    """What a breweries commit records about the batch it applied (or a rebuild reset)."""
+
+    batch_id: str = ""
+    ingest_date: str = ""
+    reset: bool = False
+    rows_in: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deactivated: int = 0
+
+    @property
+    def position(self) -> tuple[dt.date, str] | None:
+        if self.reset or not self.batch_id:
+            return None
+        return dt.date.fromisoformat(self.ingest_date), self.batch_id
+
+
+def check_schema(df: DataFrame, schema: T.StructType, table: TableRef) -> None:
+    """Fail with the differing columns before Delta sees a write (names and types, in order)."""
+    want = [(f.name, f.dataType.simpleString()) for f in schema.fields]
+    have = [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
+    if want == have:
+        return
+    extra = [f"{n} {t}" for n, t in have if (n, t) not in want]
+    missing = [f"{n} {t}" for n, t in want if (n, t) not in have]
+    raise SchemaMismatch(
+        f"refusing to write {table}: unexpected columns [{', '.join(extra) or 'none'}], "
+        f"missing columns [{', '.join(missing) or 'none'}]"
+        + ("" if extra or missing else "; columns are out of order")
+        + "; silver schemas are fixed in brewlake/schemas.py"
+    )
+
+
+@contextmanager
+def commit_metadata(spark: SparkSession, marker: BatchMarker) -> Iterator[None]:
+    """Every Delta commit inside the block carries `marker` in its commitInfo.userMetadata."""
+    spark.conf.set(_USER_METADATA, json.dumps({MARKER_KEY: asdict(marker)}, sort_keys=True))
+    try:
+        yield
+    finally:
+        spark.conf.unset(_USER_METADATA)
+
+
+def _marker_of(user_metadata: str | None) -> BatchMarker | None:
+    if not user_metadata:
+        return None
+    try:
+        payload = json.loads(user_metadata).get(MARKER_KEY)
+    except (ValueError, AttributeError):
+        return None
+    return BatchMarker(**payload) if isinstance(payload, dict) else None
+
+
+def is_delta(spark: SparkSession, location: str) -> bool:
+    from delta.tables import DeltaTable
+
+    return DeltaTable.isDeltaTable(spark, location)
+
+
+def version_of(spark: SparkSession, location: str) -> int | None:
+    from delta.tables import DeltaTable
+
+    if not is_delta(spark, location):
+        return None
+    return int(DeltaTable.forPath(spark, location).history(1).first()["version"])
+
+
+def ensure_table(spark: SparkSession, table: TableRef, location: str) -> bool:
+    """Create `table` empty at `location` with its fixed schema; True when it was created."""
+    from delta.tables import DeltaTable
+
+    if is_delta(spark, location):
+        return False
+    schema, partitions, comment = TABLE_SPECS[table]
+    builder = DeltaTable.createIfNotExists(spark).location(location).addColumns(schema)
+    if partitions:
+        builder = builder.partitionedBy(*partitions)
+    builder.comment(comment).execute()
+    log.info("silver.table_created", table=str(table), location=location)
+    return True
+
+
+def last_marker(spark: SparkSession, location: str) -> tuple[BatchMarker | None, int | None]:
+    """The newest batch marker in the breweries commits and the version that carries it."""
+    from delta.tables import DeltaTable
+
+    table = DeltaTable.forPath(spark, location)
+    for limit in (_RECENT_COMMITS, None):
+        history = table.history(limit) if limit else table.history()
+        rows = history.select("version", "userMetadata").orderBy(F.desc("version")).collect()
+        for row in rows:
+            marker = _marker_of(row["userMetadata"])
+            if marker is not None:
+                return marker, int(row["version"])
+        if limit and len(rows) < limit:
+            break
+    return None, None
+
+
+def applied_positions(
+    spark: SparkSession, location: str, since_version: int | None
+) -> set[tuple[dt.date, str]]:
+    """(ingest_date, batch_id) of audit rows recorded at or after breweries `since_version`."""
+    df = spark.read.format("delta").load(location)
+    if since_version is not None:
+        df = df.where(F.col("breweries_version") >= since_version)
+    return {
+        (r["ingest_date"], r["batch_id"]) for r in df.select("ingest_date", "batch_id").collect()
+    }
+
+
+def merge_breweries(spark: SparkSession, location: str, changes: DataFrame) -> None:
+    """Upsert the new images in `changes` (from `transforms.changed_rows`) by id."""
+    from delta.tables import DeltaTable
+
+    source = changes.select(*[f.name for f in SILVER_BREWERIES_SCHEMA.fields])
+    check_schema(source, SILVER_BREWERIES_SCHEMA, SILVER_BREWERIES)
+    columns = {f.name: F.col(f"s.{f.name}") for f in SILVER_BREWERIES_SCHEMA.fields}
+    (
+        DeltaTable.forPath(spark, location)
+        .alias("t")
+        .merge(source.alias("s"), "t.id = s.id")
+        .whenMatchedUpdate(set=columns)
+        .whenNotMatchedInsert(values=columns)
+        .execute()
+    )
+
+
+def sync_history(
+    spark: SparkSession, breweries_location: str, history_location: str, recorded_at: dt.datetime
+) -> int:
+    """Bring SCD2 history in line with breweries; returns the number of new versions (0: no
+    commit). Idempotent, so it also repairs a run that crashed between the two writes."""
+    from delta.tables import DeltaTable
+
+    breweries = spark.read.format("delta").load(breweries_location)
+    history = spark.read.format("delta").load(history_location)
+    versions = history_versions(breweries, history.where(F.col("is_current")), recorded_at)
+    versions = versions.localCheckpoint()
+    count = versions.count()
+    if count == 0:
+        return 0
+    staged = staged_history(versions)
+    columns = {f.name: F.col(f"s.{f.name}") for f in SILVER_HISTORY_SCHEMA.fields}
+    (
+        DeltaTable.forPath(spark, history_location)
+        .alias("h")
+        .merge(staged.alias("s"), "h.id = s._merge_key AND h.is_current")
+        .whenMatchedUpdate(set={"is_current": F.lit(False), "valid_to": F.col("s.valid_from")})
+        .whenNotMatchedInsert(values=columns)
+        .execute()
+    )
+    return count
+
+
+def replace_quarantine(rows: DataFrame, location: str, batch_id: str) -> None:
+    """Write a batch's quarantine rows, replacing any earlier attempt at the same batch."""
+    check_schema(rows, SILVER_QUARANTINE_SCHEMA, SILVER_QUARANTINE)
+    (
+        rows.coalesce(1)
+        .write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", f"batch_id = '{batch_id}'")
+        .save(location)
+    )
+
+
+def append_applied(
+    spark: SparkSession,
+    location: str,
+    marker: BatchMarker,
+    *,
+    breweries_version: int | None,
+    logical_date: dt.date,
+    applied_at: dt.datetime,
+) -> None:
+    row = (
+        marker.batch_id,
+        dt.date.fromisoformat(marker.ingest_date),
+        logical_date,
+        breweries_version,
+        marker.rows_in,
+        marker.accepted,
+        marker.quarantined,
+        marker.duplicates,
+        marker.inserted,
+        marker.updated,
+        marker.deactivated,
+        applied_at,
+    )
+    df = spark.createDataFrame([row], SILVER_APPLIED_BATCHES_SCHEMA)
+    df.coalesce(1).write.format("delta").mode("append").save(location)
+
+
+def reset_tables(spark: SparkSession, locations: dict[TableRef, str]) -> None:
+    """Empty the silver tables for a rebuild (their history stays readable by time travel).
+
+    The audit, quarantine and history go first and breweries last, with a reset marker: a crash
+    part-way leaves breweries' own markers in charge, and the next run resynchronises history.
+    """
+    from delta.tables import DeltaTable
+
+    for table in (SILVER_APPLIED_BATCHES, SILVER_QUARANTINE, SILVER_HISTORY):
+        DeltaTable.forPath(spark, locations[table]).delete()
+    with commit_metadata(spark, BatchMarker(reset=True)):
+        DeltaTable.forPath(spark, locations[SILVER_BREWERIES]).delete()

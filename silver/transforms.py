@@ -1,0 +1,347 @@
+"""Silver transforms: pure DataFrame -> DataFrame functions, chained by `silver.job`.
+
+None of these reads, writes, counts or looks at the clock: dates, batch ids and timestamps are
+passed in. Helper columns start with `_` and are dropped by the functions that shape the output.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from brewlake.schemas import (
+    API_FIELDS,
+    BREWERY_RECORD_SCHEMA,
+    CONTENT_COLUMNS,
+    SILVER_BREWERIES_SCHEMA,
+    SILVER_HISTORY_SCHEMA,
+    SILVER_QUARANTINE_SCHEMA,
+)
+from silver.rules import failed_rules, rules_of
+
+Bounds = tuple[float, float, float, float]
+
+# Java regex with Unicode classes: also trims no-break and other Unicode spaces.
+_EDGE_SPACE = r"(?U)^\s+|\s+$"
+_INNER_SPACE = r"(?U)\s+"
+
+
+# ---------------------------------------------------------------- parsing
+def parse_pages(pages: DataFrame) -> DataFrame:
+    """(path, content) page files -> one row per array element: page, position, raw_record."""
+    elements = F.from_json(F.decode(F.col("content"), "UTF-8"), T.ArrayType(T.StringType()))
+    return pages.select(
+        F.regexp_extract(F.col("path"), r"([^/]+)$", 1).alias("page"),
+        F.posexplode(elements).alias("position", "raw_record"),
+    )
+
+
+def with_parsed_record(records: DataFrame) -> DataFrame:
+    """Add each API field (as text) and `_record_keys`, the field names the record carries."""
+    parsed = F.from_json(F.col("raw_record"), BREWERY_RECORD_SCHEMA)
+    return (
+        records.withColumn("_record", parsed)
+        .select(
+            "*",
+            F.json_object_keys(F.col("raw_record")).alias("_record_keys"),
+            *[F.col("_record")[name].alias(f"_src_{name}") for name in API_FIELDS],
+        )
+        .drop("_record")
+    )
+
+
+def unknown_fields(records: DataFrame, known: tuple[str, ...] = API_FIELDS) -> DataFrame:
+    """Distinct field names present in the records that the schema does not know (`field`)."""
+    return (
+        records.select(F.explode(F.col("_record_keys")).alias("field"))
+        .where(~F.col("field").isin(*known))
+        .distinct()
+    )
+
+
+# ---------------------------------------------------------------- cleansing
+def clean_string(column: Column) -> Column:
+    """Trim (Unicode spaces too); empty -> null."""
+    trimmed = F.regexp_replace(column, _EDGE_SPACE, "")
+    return F.when(trimmed != "", trimmed)
+
+
+def collapse_spaces(column: Column) -> Column:
+    return F.regexp_replace(column, _INNER_SPACE, " ")
+
+
+def strip_float_artefact(column: Column) -> Column:
+    """`55044.0` -> `55044`, `5.551234567E9` -> `5551234567`; anything else unchanged."""
+    integral = F.regexp_replace(column, r"^([0-9]+)\.0+$", "$1")
+    scientific = column.try_cast("decimal(38,0)").cast("string")
+    return F.when(column.rlike(r"^[0-9]\.[0-9]+[eE]\+?[0-9]+$"), scientific).otherwise(integral)
+
+
+def to_coordinate(column: Column) -> Column:
+    """Text -> finite double, else null (NaN and infinities are not coordinates)."""
+    value = column.try_cast("double")
+    return F.when(~F.isnan(value) & (F.abs(value) != F.lit(float("inf"))), value)
+
+
+def cleanse(records: DataFrame) -> DataFrame:
+    """API fields (`_src_*`) -> cleansed silver columns; raw location and coordinate text kept."""
+    src = {name: F.col(f"_src_{name}") for name in API_FIELDS}
+    lon_text = clean_string(src["longitude"])
+    lat_text = clean_string(src["latitude"])
+    return records.select(
+        *[c for c in records.columns if not c.startswith("_src_")],
+        clean_string(src["id"]).alias("id"),
+        collapse_spaces(clean_string(src["name"])).alias("name"),
+        F.lower(clean_string(src["brewery_type"])).alias("brewery_type"),
+        F.coalesce(clean_string(src["address_1"]), clean_string(src["street"])).alias("address_1"),
+        clean_string(src["address_2"]).alias("address_2"),
+        clean_string(src["address_3"]).alias("address_3"),
+        collapse_spaces(clean_string(src["city"])).alias("city"),
+        # Raw exactly as received: the canonical columns come from these.
+        F.coalesce(src["state_province"], src["state"]).alias("state_raw"),
+        src["country"].alias("country_raw"),
+        strip_float_artefact(clean_string(src["postal_code"])).alias("postal_code"),
+        strip_float_artefact(clean_string(src["phone"])).alias("phone"),
+        clean_string(src["website_url"]).alias("website_url"),
+        lon_text.alias("_longitude_text"),
+        lat_text.alias("_latitude_text"),
+        to_coordinate(lon_text).alias("longitude"),
+        to_coordinate(lat_text).alias("latitude"),
+    )
+
+
+# ---------------------------------------------------------------- location
+def with_canonical_location(records: DataFrame, mapping: DataFrame) -> DataFrame:
+    """Add canonical `country`, `state` from a (country_raw, state_raw, country, state) mapping."""
+    m = F.broadcast(mapping.select("country_raw", "state_raw", "country", "state")).alias("m")
+    r = records.alias("r")
+    condition = F.col("r.country_raw").eqNullSafe(F.col("m.country_raw")) & F.col(
+        "r.state_raw"
+    ).eqNullSafe(F.col("m.state_raw"))
+    return r.join(m, condition, "left").select("r.*", F.col("m.country"), F.col("m.state"))
+
+
+def location_suspect(bounds: Mapping[str, Bounds]) -> Column:
+    """True for usable but doubtful coordinates: half missing, out of range, 0/0, off-country."""
+    lon, lat = F.col("longitude"), F.col("latitude")
+    outside = F.lit(False)
+    for country, (min_lat, max_lat, min_lon, max_lon) in sorted(bounds.items()):
+        off = ~lat.between(min_lat, max_lat) | ~lon.between(min_lon, max_lon)
+        outside = F.when(F.col("country") == country, off).otherwise(outside)
+    return (
+        F.when(lon.isNull() & lat.isNull(), F.lit(False))
+        .when(lon.isNull() | lat.isNull(), F.lit(True))
+        .when((F.abs(lat) > 90) | (F.abs(lon) > 180), F.lit(True))
+        .when((lat == 0) & (lon == 0), F.lit(True))
+        .otherwise(F.coalesce(outside, F.lit(False)))
+    )
+
+
+def with_location_suspect(records: DataFrame, bounds: Mapping[str, Bounds]) -> DataFrame:
+    return records.withColumn("is_location_suspect", location_suspect(bounds))
+
+
+# ---------------------------------------------------------------- validation
+def with_content_hash(records: DataFrame) -> DataFrame:
+    """sha256 over the content columns (nulls included), the change detector of the MERGE."""
+    body = F.to_json(F.struct(*CONTENT_COLUMNS), {"ignoreNullFields": "false"})
+    return records.withColumn("content_hash", F.sha2(body, 256))
+
+
+def with_row_rules(records: DataFrame) -> DataFrame:
+    return records.withColumn("_row_failed", failed_rules(rules_of("row")))
+
+
+def with_duplicates_resolved(records: DataFrame) -> DataFrame:
+    """Among valid records of one id the last (latest page, then position) wins; flag the rest.
+
+    `_is_duplicate_copy`: same content as the winner (dropped, counted);
+    `_is_conflicting_duplicate`: different content (quarantined: `duplicate_id_conflict`).
+    """
+    is_valid = F.size(F.col("_row_failed")) == 0
+    ordered = Window.partitionBy(F.col("id"), is_valid).orderBy(
+        F.col("page").desc(), F.col("position").desc()
+    )
+    rank = F.row_number().over(ordered)
+    winner_hash = F.first(F.col("content_hash")).over(ordered)
+    loser = is_valid & F.col("id").isNotNull() & (rank > 1)
+    return records.withColumn(
+        "_is_duplicate_copy", loser & (F.col("content_hash") == winner_hash)
+    ).withColumn("_is_conflicting_duplicate", loser & (F.col("content_hash") != winner_hash))
+
+
+def with_failed_rules(records: DataFrame) -> DataFrame:
+    """`failed_rules`: every row and batch rule the record breaks."""
+    return records.withColumn(
+        "failed_rules", F.concat(F.col("_row_failed"), failed_rules(rules_of("batch")))
+    )
+
+
+def validate(records: DataFrame) -> DataFrame:
+    """Row rules, duplicate resolution and batch rules, in that order."""
+    return (
+        records.transform(with_row_rules)
+        .transform(with_duplicates_resolved)
+        .transform(with_failed_rules)
+    )
+
+
+def is_quarantined() -> Column:
+    return F.size(F.col("failed_rules")) > 0
+
+
+def select_accepted(records: DataFrame) -> DataFrame:
+    """Records that become silver rows: no failed rule, not a duplicate copy."""
+    return records.where(~is_quarantined() & ~F.col("_is_duplicate_copy"))
+
+
+def to_quarantine_rows(
+    records: DataFrame, batch_id: str, logical_date: dt.date, quarantined_at: dt.datetime
+) -> DataFrame:
+    """Rows of silver.breweries_quarantine: one per rejected record, with every failed rule."""
+    return (
+        records.where(is_quarantined())
+        .select(
+            F.lit(batch_id).alias("batch_id"),
+            F.col("page"),
+            F.col("raw_record"),
+            F.col("id"),
+            F.col("failed_rules"),
+            F.lit(logical_date).alias("logical_date"),
+            F.lit(quarantined_at).cast(T.TimestampType()).alias("quarantined_at"),
+        )
+        .select(*[F.col(f.name).cast(f.dataType) for f in SILVER_QUARANTINE_SCHEMA.fields])
+    )
+
+
+def to_silver_rows(
+    accepted: DataFrame, batch_id: str, snapshot_date: dt.date, updated_at: dt.datetime
+) -> DataFrame:
+    """Accepted records as silver.breweries rows seen on `snapshot_date` (active)."""
+    day = F.lit(snapshot_date).cast(T.DateType())
+    extra = {
+        "is_active": F.lit(True),
+        "deactivated_on": F.lit(None).cast(T.DateType()),
+        "first_seen_date": day,
+        "last_seen_date": day,
+        "changed_on": day,
+        "batch_id": F.lit(batch_id),
+        "updated_at": F.lit(updated_at).cast(T.TimestampType()),
+    }
+    return accepted.select(
+        *[
+            (extra[f.name] if f.name in extra else F.col(f.name)).cast(f.dataType).alias(f.name)
+            for f in SILVER_BREWERIES_SCHEMA.fields
+        ]
+    )
+
+
+# ---------------------------------------------------------------- MERGE source
+def changed_rows(
+    incoming: DataFrame,
+    current: DataFrame,
+    present_ids: DataFrame,
+    *,
+    batch_id: str,
+    snapshot_date: dt.date,
+    previous_snapshot_date: dt.date | None,
+    updated_at: dt.datetime,
+) -> DataFrame:
+    """The new image of every row this full snapshot changes, with `_action`.
+
+    insert: id not in silver; update: content hash differs; reactivate: id was inactive;
+    deactivate: active id absent from the snapshot (`present_ids` holds every id of the batch,
+    quarantined ones included, so a record that failed a rule never deactivates its brewery).
+    Unchanged rows are not in the result, so the MERGE touches only files holding changed rows.
+    """
+    cur = current.select(
+        "id",
+        F.col("content_hash").alias("_t_hash"),
+        F.col("is_active").alias("_t_active"),
+        F.col("first_seen_date").alias("_t_first"),
+    )
+    upserts = (
+        incoming.join(cur, "id", "left")
+        .where(
+            F.col("_t_hash").isNull()
+            | (F.col("_t_hash") != F.col("content_hash"))
+            | ~F.col("_t_active")
+        )
+        .withColumn("first_seen_date", F.coalesce(F.col("_t_first"), F.col("first_seen_date")))
+        .withColumn(
+            "_action",
+            F.when(F.col("_t_hash").isNull(), "insert")
+            .when(~F.col("_t_active"), "reactivate")
+            .otherwise("update"),
+        )
+    )
+    day = F.lit(snapshot_date).cast(T.DateType())
+    # Snapshots are full: an active row was in every snapshot up to the previous one.
+    last_seen = F.coalesce(
+        F.lit(previous_snapshot_date).cast(T.DateType()), F.col("last_seen_date")
+    )
+    deactivations = (
+        current.where(F.col("is_active"))
+        .join(present_ids.select("id").distinct(), "id", "left_anti")
+        .withColumn("is_active", F.lit(False))
+        .withColumn("deactivated_on", day)
+        .withColumn("last_seen_date", last_seen)
+        .withColumn("changed_on", day)
+        .withColumn("batch_id", F.lit(batch_id))
+        .withColumn("updated_at", F.lit(updated_at).cast(T.TimestampType()))
+        .withColumn("_action", F.lit("deactivate"))
+    )
+    columns = [f.name for f in SILVER_BREWERIES_SCHEMA.fields] + ["_action"]
+    return upserts.select(*columns).unionByName(deactivations.select(*columns))
+
+
+# ---------------------------------------------------------------- history (SCD2)
+def history_versions(
+    breweries: DataFrame, history_current: DataFrame, recorded_at: dt.datetime
+) -> DataFrame:
+    """New SCD2 versions: silver rows whose content or activity differs from their current
+    history row (or that have none), valid from the snapshot date that changed them.
+
+    `_has_open_version` says whether a current history row must be closed first.
+    """
+    h = history_current.select(
+        "id", F.col("content_hash").alias("_h_hash"), F.col("is_active").alias("_h_active")
+    )
+    changed = breweries.join(h, "id", "left").where(
+        F.col("_h_hash").isNull()
+        | (F.col("_h_hash") != F.col("content_hash"))
+        | (F.col("_h_active") != F.col("is_active"))
+    )
+    extra = {
+        "valid_from": F.col("changed_on"),
+        "valid_to": F.lit(None).cast(T.DateType()),
+        "is_current": F.lit(True),
+        "recorded_at": F.lit(recorded_at).cast(T.TimestampType()),
+    }
+    return changed.select(
+        *[
+            (extra[f.name] if f.name in extra else F.col(f.name)).cast(f.dataType).alias(f.name)
+            for f in SILVER_HISTORY_SCHEMA.fields
+        ],
+        F.col("_h_hash").isNotNull().alias("_has_open_version"),
+    )
+
+
+def staged_history(versions: DataFrame) -> DataFrame:
+    """The classic SCD2 MERGE source: a keyed copy closes the open version, a keyless copy
+    (`_merge_key` null never matches) inserts the new one."""
+    close = versions.where(F.col("_has_open_version")).withColumn("_merge_key", F.col("id"))
+    insert = versions.withColumn("_merge_key", F.lit(None).cast(T.StringType()))
+    return close.unionByName(insert).drop("_has_open_version")
+
+
+def as_of(history: DataFrame, day: dt.date) -> DataFrame:
+    """What each brewery looked like on `day` (half-open validity [valid_from, valid_to))."""
+    d = F.lit(day).cast(T.DateType())
+    return history.where(
+        (F.col("valid_from") <= d) & (F.col("valid_to").isNull() | (F.col("valid_to") > d))
+    )
