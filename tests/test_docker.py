@@ -1045,3 +1045,24 @@ def test_the_replay_api_service_serves_generated_data(compose: dict, tmp_path: P
     # The stack reaches it where .env.example's comment says.
     text = ENV_EXAMPLE.read_text()
     assert "BREWLAKE_API_URL=http://replay-api:8080" in text and "COMPOSE_PROFILES=replay" in text
+
+
+def test_make_env_writes_fresh_secrets_compose_accepts(tmp_path: Path, env_example: dict):
+    import base64
+
+    (tmp_path / "docker").mkdir()
+    shutil.copy(ROOT / "docker" / "make-env.sh", tmp_path / "docker")
+    shutil.copy(ENV_EXAMPLE, tmp_path / ".env.example")
+    script = ["bash", str(tmp_path / "docker" / "make-env.sh")]
+    first = subprocess.run(script, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    made = parse_env_file(tmp_path / ".env")
+    assert set(made) == set(env_example)
+    for key in ("AWS_SECRET_ACCESS_KEY", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_JWT_SECRET"):
+        assert made[key] and made[key] != env_example[key], key
+    assert len(base64.urlsafe_b64decode(made["AIRFLOW_FERNET_KEY"])) == 32
+    assert (tmp_path / ".env").stat().st_mode & 0o077 == 0, ".env must be private"
+    again = subprocess.run(script, capture_output=True, text=True)
+    assert again.returncode != 0 and "exists" in again.stderr  # never overwrites a .env
+    if _compose_binary():
+        assert _compose("config", "--quiet", env_file=tmp_path / ".env").returncode == 0
