@@ -260,8 +260,12 @@ def record_run(
         key = buffer_rows(settings, run, checks)
         log.info("ops.buffered", key=key, run_id=run.get("run_id"), layer=run.get("layer"))
         return "buffered"
-    flush_pending(spark, settings)
     append_rows(spark, settings, [run], checks)
+    try:
+        flush_pending(spark, settings)
+    except Exception as exc:
+        # The buffer stays for the next run; this run's own rows are already in.
+        log.warning("ops.pending_not_ingested", error_class=type(exc).__name__, error=str(exc))
     return "delta"
 
 
