@@ -147,8 +147,13 @@ def _log_event(event: dict[str, Any]) -> None:
     level(f"run.{event.get('event')}", **fields)
 
 
-def publish_event(settings: Settings, event: dict[str, Any]) -> list[str]:
-    """Send `event` to every configured sink; never raises; returns one message per failed sink."""
+def publish_event(settings: Settings, event: dict[str, Any], *, notify: bool = True) -> list[str]:
+    """Send `event` to every configured sink; never raises; returns one message per failed sink.
+
+    `notify=False` keeps a failure off the webhook (log and SNS still get it): a job running
+    under Airflow leaves paging people to the DAG's failure callback, which knows whether retries
+    are left.
+    """
     errors: list[str] = []
     try:
         event = normalize_event(event)
@@ -163,7 +168,7 @@ def publish_event(settings: Settings, event: dict[str, Any]) -> list[str]:
     sinks = []
     if settings.alert_sns_topic_arn:
         sinks.append(("sns", publish_sns))
-    if settings.alert_webhook_url and event.get("event") in ALERT_KINDS:
+    if notify and settings.alert_webhook_url and event.get("event") in ALERT_KINDS:
         sinks.append(("webhook", post_webhook))
     for name, send in sinks:
         try:

@@ -86,11 +86,11 @@ class RunTracker:
     def event(self, kind: str, **fields: Any) -> dict[str, Any]:
         return make_event(kind, **{**self.base_event(), **fields})
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: dict[str, Any], *, notify: bool = True) -> None:
         from brewlake.alerts import publish_event
 
         self.events.append(event)
-        self.sink_errors += publish_event(self.settings, event)
+        self.sink_errors += publish_event(self.settings, event, notify=notify)
 
 
 def failed_check_dicts(checks: list[Any]) -> list[dict[str, Any]]:
@@ -161,7 +161,9 @@ def track(
             error=str(exc),
             failed_checks=failed_check_dicts(checks),
         )
-        tracker.emit(final)
+        # Under Airflow the task's failure callback pages people once retries are exhausted; a
+        # page per attempt from the job itself would be noise (SNS and the log still get it).
+        tracker.emit(final, notify="task_id" not in tracker.context)
         _record(tracker, final, checks, spark)
         raise
     checks = list(tracker.result.checks) if tracker.result is not None else []

@@ -188,3 +188,28 @@ def test_broken_sinks_and_ops_store_change_no_outcome(tmp_path, lake_settings, m
     sinks = [r.sink for r in caplog.records if r.getMessage() == "alert.sink_failed"]
     # started+succeeded+started+failed to SNS; only the failure to the webhook.
     assert sorted(sinks) == ["sns"] * 4 + ["webhook"]
+
+
+def test_under_airflow_a_failed_attempt_goes_to_sns_not_to_the_webhook(
+    lake_settings, trail, webhook, monkeypatch
+):
+    # What Airflow's task runner exports to the task process (and so to spark-submit).
+    monkeypatch.setenv("AIRFLOW_CTX_DAG_ID", "brewlake_medallion")
+    monkeypatch.setenv("AIRFLOW_CTX_TASK_ID", "bronze")
+    monkeypatch.setenv("AIRFLOW_CTX_TRY_NUMBER", "1")
+    settings = lake_settings.replace(
+        alert_sns_topic_arn=trail.topic_arn, alert_webhook_url=webhook.url
+    )
+    with pytest.raises(SourceError):
+        execute_layer("bronze", api_down, settings, DAY, ARGS, spark=None)
+    _, failed = messages(trail, 2)
+    assert (failed["event"], failed["dag_id"], failed["task_id"], failed["try_number"]) == (
+        "failed",
+        "brewlake_medallion",
+        "bronze",
+        "1",
+    )
+    # The DAG's on_failure_callback pages once retries are exhausted; the attempt does not.
+    assert webhook.wait_for(1, timeout=0.5) == []
+    [(_, buffered)] = opsdb.pending(settings)
+    assert buffered["run"]["context"]["task_id"] == "bronze"
