@@ -33,3 +33,48 @@ def sequential_ingest(api_url: str, out_dir: Path, per_page: int = 200) -> dict[
             records += len(rows)
             page += 1
     return {"records": records, "requests": requests_made}
+
+
+def bronze_batches(settings):
+    from brewlake.batches import list_batches
+    from brewlake.lake import Lake
+    from brewlake.storage import open_store
+
+    return list_batches(open_store(settings), Lake(settings))
+
+
+def overwrite_silver(spark, settings, batch, location: str) -> None:
+    """The same parsing and cleansing as brewlake's silver, then overwrite the whole table."""
+    import datetime as dt
+
+    from brewlake.schemas import SILVER_BREWERIES_SCHEMA
+    from silver.job import location_mapping, read_batch
+    from silver.locations import load_aliases
+    from silver.transforms import (
+        cleanse,
+        select_accepted,
+        to_silver_rows,
+        validate,
+        with_canonical_location,
+        with_content_hash,
+        with_location_suspect,
+        with_parsed_record,
+    )
+
+    aliases = load_aliases(settings.conf_dir)
+    records = read_batch(spark, settings, batch).transform(with_parsed_record).transform(cleanse)
+    validated = (
+        records.transform(with_canonical_location, location_mapping(spark, records, aliases))
+        .transform(with_location_suspect, aliases.bounds)
+        .transform(with_content_hash)
+        .transform(validate)
+    )
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    rows = to_silver_rows(select_accepted(validated), batch.batch_id, batch.ingest_date, now)
+    (
+        rows.select(*[f.name for f in SILVER_BREWERIES_SCHEMA.fields])
+        .write.format("delta")
+        .mode("overwrite")
+        .partitionBy("country", "state")
+        .save(location)
+    )

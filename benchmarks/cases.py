@@ -21,6 +21,7 @@ from benchmarks import baselines
 from benchmarks.measure import (
     delta_file_actions,
     delta_version,
+    live_data_files,
     measured,
     repeat,
     run_measured_process,
@@ -249,12 +250,152 @@ def end_to_end(work: Path, quick: bool) -> dict[str, Any]:
     return out
 
 
+def land_batch(settings, records: list[dict[str, Any]], day: dt.date, per_page: int = 200) -> None:
+    """Land records as one complete bronze batch, paged like the API (not measured)."""
+    from brewlake.batches import BatchWriter
+    from brewlake.lake import Lake
+    from brewlake.storage import open_store
+
+    writer = BatchWriter(open_store(settings), Lake(settings), day)
+    for page, start in enumerate(range(0, len(records), per_page), start=1):
+        chunk = records[start : start + per_page]
+        writer.write_page(page, json.dumps(chunk, ensure_ascii=False).encode(), len(chunk))
+    writer.commit(source_url="benchmark", api_meta={"total": len(records)})
+
+
+def _silver_gold(spark, settings, day: dt.date) -> dict[str, Any]:
+    """brewlake's silver then gold run on one session; seconds and peak RSS of each."""
+    import argparse
+
+    from gold.job import run as gold_run
+    from silver.job import run as silver_run
+
+    out: dict[str, Any] = {}
+    with measured() as m:
+        result = silver_run(spark, settings, day, argparse.Namespace())
+    out["silver"] = {**m, "rows_in": result.rows_in, "rows_out": result.rows_out}
+    with measured() as m:
+        result = gold_run(spark, settings, day, argparse.Namespace())
+    out["gold"] = {**m, "rows_in": result.rows_in, "rows_out": result.rows_out}
+    return out
+
+
+def _session(work: Path):
+    from brewlake.spark import build_session
+
+    settings = load_settings(lake_root=str(work / "lake-session"), spark_ui_enabled=False)
+    return build_session(settings, "brewlake-bench", register_tables=False)
+
+
 def scale(work: Path, quick: bool) -> dict[str, Any]:
-    raise NotImplementedError
+    """silver + gold on one fresh lake per size; time ratio between the two sizes."""
+    sizes = (20_000, 100_000) if quick else (100_000, 1_000_000)
+    spark = _session(work)
+    out: dict[str, Any] = {"sizes": sizes}
+    for rows in sizes:
+        settings = load_settings(lake_root=str(work / f"lake-{rows}"), spark_ui_enabled=False)
+        land_batch(settings, generate_records(rows, seed=3), DATE)
+        measured_ = _silver_gold(spark, settings, DATE)
+        measured_["silver"]["rows_per_s"] = round(rows / measured_["silver"]["seconds"])
+        measured_["live_data_files"] = live_data_files(work / f"lake-{rows}/silver/breweries")
+        out[str(rows)] = measured_
+    small, big = (out[str(n)]["silver"] for n in sizes)
+    ratio = round(big["seconds"] / small["seconds"], 2)
+    big_label = f"{sizes[1] // 1000}k"
+    out["targets"] = [
+        _target(
+            "scale",
+            f"silver at {big_label} rows",
+            f"{big['seconds']} s",
+            "<= 120 s (at 1M)",
+            big["seconds"] <= 120 if not quick else None,
+        ),
+        _target(
+            "scale",
+            f"peak RSS, silver at {big_label}",
+            f"{big['peak_rss_mb']} MB",
+            "<= 6 GB",
+            big["peak_rss_mb"] <= 6144,
+        ),
+        _target(
+            "scale",
+            f"time({big_label}) / time({sizes[0] // 1000}k), silver",
+            ratio,
+            "<= 12 (10x the rows)",
+            ratio <= 12 if not quick else None,
+        ),
+    ]
+    return out
+
+
+def _changed(records: list[dict[str, Any]], share: float) -> list[dict[str, Any]]:
+    """A new snapshot in which `share` of the breweries changed name and phone."""
+    step = round(1 / share)
+    out = []
+    for i, record in enumerate(records):
+        if i % step == 0:
+            record = {**record, "name": f"{record['name']} Taproom", "phone": "5550100"}
+        out.append(record)
+    return out
 
 
 def incremental(work: Path, quick: bool) -> dict[str, Any]:
-    raise NotImplementedError
+    """1 % of the rows changed: brewlake's MERGE vs overwriting the table with the same data."""
+    rows = 100_000 if quick else 1_000_000
+    day1, day2 = DATE, DATE + dt.timedelta(days=1)
+    spark = _session(work)
+    records = generate_records(rows, seed=4)
+    changed = _changed(records, 0.01)
+
+    # brewlake: day 1 loads the table; day 2's MERGE is measured.
+    settings = load_settings(lake_root=str(work / "lake"), spark_ui_enabled=False)
+    table = work / "lake/silver/breweries"
+    land_batch(settings, records, day1)
+    _silver_gold(spark, settings, day1)
+    version, live = delta_version(table), live_data_files(table)
+    land_batch(settings, changed, day2)
+    merge_run = _silver_gold(spark, settings, day2)
+    actions = delta_file_actions(table, version)
+
+    # The obvious approach: same parsing and cleansing, then overwrite the whole table.
+    base_settings = load_settings(lake_root=str(work / "lake-base"), spark_ui_enabled=False)
+    base_table = str(work / "lake-base/silver/breweries")
+    land_batch(base_settings, records, day1)
+    land_batch(base_settings, changed, day2)
+    batches = baselines.bronze_batches(base_settings)
+    baselines.overwrite_silver(spark, base_settings, batches[0], base_table)
+    base_version = delta_version(base_table)
+    with measured() as m:
+        baselines.overwrite_silver(spark, base_settings, batches[1], base_table)
+    base_actions = delta_file_actions(base_table, base_version)
+
+    merge_s = merge_run["silver"]["seconds"]
+    speedup = round(m["seconds"] / merge_s, 2)
+    rewritten = actions["rewritten"]
+    share = round(rewritten / live, 4) if live else 0.0
+    return {
+        "rows": rows,
+        "changed_rows": sum(1 for a, b in zip(records, changed, strict=True) if a is not b),
+        "brewlake_merge": {**merge_run, "file_actions": actions, "live_files_before": live},
+        "baseline_overwrite": {**m, "file_actions": base_actions},
+        "speedup": speedup,
+        "targets": [
+            _target(
+                "incremental",
+                "1% changed: MERGE speed-up vs full overwrite",
+                f"{speedup}x ({merge_s} s vs {m['seconds']} s)",
+                ">= 3x",
+                speedup >= 3,
+            ),
+            _target(
+                "incremental",
+                "1% changed: share of data files rewritten",
+                f"{share:.1%} ({rewritten} of {live})",
+                "<= 10%",
+                share <= 0.10,
+            ),
+        ],
+    }
 
 
 def _env(**extra: str) -> dict[str, str]:

@@ -108,21 +108,39 @@ def repeat(fn: Callable[[], dict[str, Any]], runs: int, warmup: int = 1) -> dict
 
 
 def delta_file_actions(table_path: str | Path, after_version: int | None) -> dict[str, int]:
-    """Data files added and removed by the commits after `after_version` (None: all commits)."""
+    """File actions of the commits after `after_version` (None: all commits).
+
+    `added`/`removed` count the log's actions. A deletion vector attached to an existing file
+    shows as a remove + add of the *same* path: that file was not rewritten, so `rewritten`
+    counts only removed paths that no add in the same commit brings back.
+    """
     log_dir = Path(table_path) / "_delta_log"
-    added = removed = commits = 0
+    added = removed = rewritten = dv_updates = commits = 0
     if not log_dir.is_dir():
-        return {"added": 0, "removed": 0, "commits": 0}
+        return {"added": 0, "removed": 0, "rewritten": 0, "dv_updates": 0, "commits": 0}
     for path in sorted(log_dir.glob("*.json")):
         version = int(path.stem)
         if after_version is not None and version <= after_version:
             continue
         commits += 1
+        adds, removes = set(), set()
         for line in path.read_text().splitlines():
             action = json.loads(line)
-            added += "add" in action
-            removed += "remove" in action
-    return {"added": added, "removed": removed, "commits": commits}
+            if "add" in action:
+                adds.add(action["add"]["path"])
+            elif "remove" in action:
+                removes.add(action["remove"]["path"])
+        added += len(adds)
+        removed += len(removes)
+        rewritten += len(removes - adds)
+        dv_updates += len(removes & adds)
+    return {
+        "added": added,
+        "removed": removed,
+        "rewritten": rewritten,
+        "dv_updates": dv_updates,
+        "commits": commits,
+    }
 
 
 def delta_version(table_path: str | Path) -> int | None:
