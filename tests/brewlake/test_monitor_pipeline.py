@@ -80,3 +80,31 @@ def test_api_down_fails_bronze_records_it_on_s3_and_alerts(spark, s3_settings, t
     [body] = webhook.wait_for(1)
     assert body["event_data"]["run_id"] == run["run_id"] and run["error"] in body["text"]
     assert collect_status(settings, spark)["healthy"] is False
+
+
+def test_real_silver_quarantine_breach_emits_event_and_check_rows(
+    spark, lake_settings, replay_records, trail
+):
+    from brewlake.replay import serve_in_thread
+
+    records = [dict(r) for r in replay_records[:200]]
+    for record in records[:30]:  # 15 % nameless: silver quarantines them, over the 5 % limit
+        record["name"] = None
+    with serve_in_thread(records) as server:
+        settings = lake_settings.replace(
+            api_url=server.url, alert_sns_topic_arn=trail.topic_arn, quarantine_max_share=0.05
+        )
+        outcomes = run_pipeline(settings, DAY, spark=spark)
+    assert [o.layer for o in outcomes] == ["bronze", "silver"] and outcomes[1].result is None
+
+    runs = {r["layer"]: r for r in rows(spark, settings, OPS_PIPELINE_RUNS)}
+    assert runs["silver"]["status"] == "quality_breached"
+    assert runs["silver"]["error_class"] == "QualityBreach"
+    [share] = [c for c in rows(spark, settings, OPS_QUALITY_CHECKS) if c["layer"] == "silver"]
+    assert (share["rule"], share["passed"]) == ("quarantine_share", False)
+    assert share["observed"] == pytest.approx(30 / 200) and share["threshold"] == 0.05
+
+    events = [json.loads(m["Message"]) for m in trail.receive(4)]
+    [breach] = [e for e in events if e["event"] == "quality_breached"]
+    assert breach["layer"] == "silver" and breach["run_id"] == runs["silver"]["run_id"]
+    assert [c["rule"] for c in breach["failed_checks"]] == ["quarantine_share"]
