@@ -83,7 +83,7 @@ def spark_conf(settings: Settings, jars: list[str] | None = None) -> dict[str, s
         "spark.sql.adaptive.coalescePartitions.enabled": "true",
         # Constraint inference grows exponentially with silver's aliased columns: with it on, one
         # 1,500-row batch spent minutes in the optimizer (getAllValidConstraints) and ran out of
-        # a 2 g heap; off, the same batch applies in seconds. Filters are explicit everywhere.
+        # a 2 g heap; off, the same batch applied in ~2 min on a heavily loaded 2-core machine.
         "spark.sql.constraintPropagation.enabled": "false",
         # Delta's snapshot reconstruction defaults to 50 partitions: far too many for our logs.
         "spark.databricks.delta.snapshotPartitions": shuffle,
