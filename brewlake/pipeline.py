@@ -92,8 +92,8 @@ def run_pipeline(
 def _versions(result: LayerResult) -> str:
     parts = []
     for table, (before, after) in result.table_versions.items():
-        before_text = "-" if before is None else f"v{before}"
-        after_text = "-" if after is None else f"v{after}"
+        before_text = "new" if before is None else f"v{before}"
+        after_text = "none" if after is None else f"v{after}"
         parts.append(f"{table} {before_text}->{after_text}")
     return ", ".join(parts) or "-"
 

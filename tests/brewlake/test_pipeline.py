@@ -41,7 +41,16 @@ def test_summary_table_shows_each_layer_and_a_failure():
         "seconds",
         "tables",
     ]
-    assert silver.split() == ["silver", "ok", "120", "118", "2", "3.2", "silver.breweries", "-->v0"]
+    assert silver.split() == [
+        "silver",
+        "ok",
+        "120",
+        "118",
+        "2",
+        "3.2",
+        "silver.breweries",
+        "new->v0",
+    ]
     assert gold.split()[:2] == ["gold", "FAILED"] and gold.endswith("boom")
 
 
