@@ -39,7 +39,6 @@ def make_env(home: Path, settings: Settings, port: int | None = None, **extra: s
         # Several Airflows may share this machine: no fixed log-server ports.
         AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
         AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
-        BREWLAKE_SPARK_DRIVER_MEMORY="1g",
     )
     env.update(extra)
     return env
@@ -90,7 +89,7 @@ print("DAG_RUN_STATE", run.state)
 """
 
 
-def dag_test(env: dict, date: str, timeout: float = 420) -> subprocess.CompletedProcess:
+def dag_test(env: dict, date: str, timeout: float = 900) -> subprocess.CompletedProcess:
     """One DAG run for logical date `date`, in-process in a fresh interpreter (real Airflow)."""
     cmd = [sys.executable, "-c", DAG_TEST, str(PROJECT_ROOT / "dags"), DAG_ID, date]
     return run(cmd, env, timeout)
