@@ -264,20 +264,23 @@ def recover(spark: SparkSession, locations: dict, logical_date: dt.date) -> tupl
     """Finish what a crashed run left undone; return the high-water mark (date, batch) or None.
 
     The newest batch marker in the breweries commits is the truth. If its audit row is missing,
-    write it from the marker; history is resynchronised from breweries either way (a no-op
-    without commit when it is in line).
+    the run that committed it stopped before its bookkeeping: resynchronise history from
+    breweries and write the audit row from the marker.
     """
     breweries, applied = locations[SILVER_BREWERIES], locations[SILVER_APPLIED_BATCHES]
     marker, version = merge.last_marker(spark, breweries)
-    since = version if marker is not None and marker.reset else None
+    if marker is None:
+        return None  # nothing was ever applied (or only a rebuild reset)
+    since = version if marker.reset else None
     audited = merge.applied_positions(spark, applied, since)
-    marked = marker.position if marker is not None else None
+    marked = marker.position
     if marked is not None and marked not in audited:
         log.warning(
             "silver.recovered",
             batch_id=marker.batch_id,
             detail="batch committed to breweries by a run that stopped before its bookkeeping",
         )
+        # History follows breweries; after a normal run it is already in line.
         merge.sync_history(spark, breweries, locations[SILVER_HISTORY], _now())
         merge.append_applied(
             spark,
@@ -288,8 +291,6 @@ def recover(spark: SparkSession, locations: dict, logical_date: dt.date) -> tupl
             applied_at=_now(),
         )
         audited.add(marked)
-    else:
-        merge.sync_history(spark, breweries, locations[SILVER_HISTORY], _now())
     positions = audited | ({marked} if marked else set())
     return max(positions) if positions else None
 
@@ -300,6 +301,9 @@ def run(
     lake = Lake(settings)
     locations = {t: lake.table_location(t) for t in SILVER_TABLES}
     result = LayerResult(layer="silver")
+    # Constraint propagation explodes (minutes, then OutOfMemoryError) on the wide MERGE source
+    # plans built here; it only infers extra filters, so turning it off changes no result.
+    spark.conf.set("spark.sql.constraintPropagation.enabled", "false")
     before = {t: merge.version_of(spark, loc) for t, loc in locations.items()}
     for table, location in locations.items():
         if merge.ensure_table(spark, table, location):

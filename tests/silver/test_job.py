@@ -1,0 +1,239 @@
+"""silver.job.run end to end on a temporary lake: idempotency, day-2 semantics, quarantine,
+the threshold, crash recovery and rebuild. Real Spark, real Delta, real bronze batches."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+
+import pytest
+from pyspark.sql import functions as F
+
+from brewlake.catalog import (
+    SILVER_APPLIED_BATCHES,
+    SILVER_BREWERIES,
+    SILVER_HISTORY,
+    SILVER_QUARANTINE,
+)
+from brewlake.errors import QualityBreach
+from brewlake.lake import Lake
+from silver import job
+from silver.merge import version_of
+from silver.transforms import as_of
+from tests.silver.conftest import brewery, write_batch
+
+DAY1, DAY2, DAY3 = dt.date(2025, 3, 1), dt.date(2025, 3, 2), dt.date(2025, 3, 3)
+TABLES = (SILVER_BREWERIES, SILVER_HISTORY, SILVER_QUARANTINE, SILVER_APPLIED_BATCHES)
+
+
+def run(spark, settings, day, **args):
+    return job.run(spark, settings, day, argparse.Namespace(**args))
+
+
+def load(spark, settings, table):
+    return spark.read.format("delta").load(Lake(settings).table_location(table))
+
+
+def versions(spark, settings):
+    return {t: version_of(spark, Lake(settings).table_location(t)) for t in TABLES}
+
+
+def files(spark, settings, table=SILVER_BREWERIES):
+    return set(load(spark, settings, table).inputFiles())
+
+
+def partition_files(paths, folder):
+    return {p for p in paths if f"/{folder}/" in p}
+
+
+US = {"country": "United States"}
+DAY1_RECORDS = [
+    brewery("a", **US, state_province="Oregon"),
+    brewery("b", **US, state_province=" oregon"),
+    brewery("c", **US, state_province="Oregon"),
+    brewery("d", country="Belgium", state_province="Flanders", longitude=4.4, latitude=51.0),
+    brewery("e", country="Belgium", state_province="Région flamande", longitude=4.4, latitude=51.0),
+    brewery("f", **US, state_province="MIssouri", longitude=-90.2, latitude=38.6),
+    brewery("g", **US, state_province="Missouri", longitude=-90.2, latitude=38.6),
+    brewery("h", **US, state_province="Missouri", longitude=-90.2, latitude=38.6),
+]
+
+
+def test_idempotent_rerun_and_day2_semantics(spark, lake_settings):
+    settings = lake_settings.replace(quarantine_max_share=0.2)
+    page1, page2 = DAY1_RECORDS[:4], [*DAY1_RECORDS[4:], DAY1_RECORDS[0]]  # "a" twice, identical
+    b1 = write_batch(settings, DAY1, page1, page2)
+
+    # ---- day 1
+    r1 = run(spark, settings, DAY1)
+    assert (r1.rows_in, r1.rows_out, r1.quarantined, r1.duplicates) == (9, 8, 0, 1)
+    assert r1.batch_ids == [b1]
+    silver = {r.id: r for r in load(spark, settings, SILVER_BREWERIES).collect()}
+    assert sorted(silver) == list("abcdefgh")
+    assert {(r.country, r.state) for r in silver.values()} == {
+        ("United States", "Oregon"),
+        ("United States", "Missouri"),
+        ("Belgium", "Vlaanderen"),
+    }
+    assert (silver["b"].state, silver["b"].state_raw) == ("Oregon", " oregon")
+    day1_files = files(spark, settings)
+    assert len(day1_files) == 3  # one file per touched partition
+    assert load(spark, settings, SILVER_HISTORY).where("is_current").count() == 8
+    assert [c.rule for c in r1.checks] == ["quarantine_share"] and r1.checks[0].passed
+
+    # ---- the same batches again: nothing is written anywhere
+    before = versions(spark, settings)
+    r2 = run(spark, settings, DAY1)
+    assert versions(spark, settings) == before
+    assert files(spark, settings) == day1_files
+    assert (r2.rows_in, r2.rows_out, r2.batch_ids) == (0, 0, [])
+    assert load(spark, settings, SILVER_BREWERIES).count() == 8
+
+    # ---- day 2: b changed, c vanished, h quarantined (kept as it was), i new
+    day2 = [
+        DAY1_RECORDS[0],
+        brewery("b", **US, state_province="Oregon", name="B renamed"),
+        *DAY1_RECORDS[3:7],
+        brewery("h", **US, state_province="Missouri", longitude="not a number"),
+        brewery("i", **US, state_province="Colorado", longitude=-105.0, latitude=39.7),
+    ]
+    b2 = write_batch(settings, DAY2, day2)
+    r3 = run(spark, settings, DAY2)
+    assert (r3.rows_in, r3.quarantined, r3.rows_out) == (8, 1, 3)
+    assert r3.details["batches"][0]["actions"] == {"insert": 1, "update": 1, "deactivate": 1}
+    silver = {r.id: r for r in load(spark, settings, SILVER_BREWERIES).collect()}
+    assert len(silver) == 9
+    assert (silver["b"].name, silver["b"].first_seen_date, silver["b"].last_seen_date) == (
+        "B renamed",
+        DAY1,
+        DAY2,
+    )
+    c = silver["c"]
+    assert (c.is_active, c.deactivated_on, c.last_seen_date, c.batch_id) == (False, DAY2, DAY1, b2)
+    assert (silver["h"].is_active, silver["h"].batch_id, silver["h"].longitude) == (True, b1, -90.2)
+    assert (silver["i"].first_seen_date, silver["i"].state) == (DAY2, "Colorado")
+    day2_files = files(spark, settings)
+    # Untouched partitions keep their files; touched ones get exactly one new file each.
+    assert partition_files(day2_files, "state=Missouri") == partition_files(
+        day1_files, "state=Missouri"
+    )
+    assert partition_files(day2_files, "state=Vlaanderen") == partition_files(
+        day1_files, "state=Vlaanderen"
+    )
+    assert len(partition_files(day2_files, "state=Oregon")) == 1
+    assert len(day2_files) == 4
+
+    history = load(spark, settings, SILVER_HISTORY)
+    assert history.count() == 11  # 8 + b's new version + c's deactivation + i
+    on_day1 = {r.id: r for r in as_of(history, DAY1).collect()}
+    on_day2 = {r.id: r for r in as_of(history, DAY2).collect()}
+    assert len(on_day1) == 8 and on_day1["b"].name == "Brewery b" and on_day1["c"].is_active
+    assert len(on_day2) == 9 and on_day2["b"].name == "B renamed" and not on_day2["c"].is_active
+    closed = history.where("id = 'b' AND NOT is_current").first()
+    assert (closed.valid_from, closed.valid_to) == (DAY1, DAY2)
+    quarantine = load(spark, settings, SILVER_QUARANTINE).collect()
+    assert [(q.id, q.failed_rules, q.batch_id) for q in quarantine] == [
+        ("h", ["coordinates_unparseable"], b2)
+    ]
+
+    # ---- day 3: c returns unchanged, h is valid again with its day-1 content
+    day3 = [*DAY1_RECORDS[:1], day2[1], *DAY1_RECORDS[2:], day2[-1]]
+    write_batch(settings, DAY3, day3)
+    r4 = run(spark, settings, DAY3)
+    assert r4.details["batches"][0]["actions"] == {"reactivate": 1}
+    c = load(spark, settings, SILVER_BREWERIES).where("id = 'c'").first()
+    assert (c.is_active, c.deactivated_on, c.first_seen_date, c.last_seen_date) == (
+        True,
+        None,
+        DAY1,
+        DAY3,
+    )
+    assert load(spark, settings, SILVER_HISTORY).where("id = 'c'").count() == 3
+
+    # ---- bronze ran again: a new batch with the very same data writes no data files
+    before, day3_files = versions(spark, settings), files(spark, settings)
+    write_batch(settings, DAY3, day3)
+    r5 = run(spark, settings, DAY3)
+    after = versions(spark, settings)
+    assert (r5.rows_in, r5.rows_out) == (9, 0)
+    assert files(spark, settings) == day3_files
+    for table in (SILVER_BREWERIES, SILVER_HISTORY, SILVER_QUARANTINE):
+        assert after[table] == before[table], table
+    assert load(spark, settings, SILVER_APPLIED_BATCHES).count() == 5
+
+
+def test_quarantine_reasons_and_threshold_stop_the_merge(spark, lake_settings):
+    records = [brewery(f"ok{i}") for i in range(8)] + [
+        brewery("bad", brewery_type="mega", latitude="north"),
+        {"name": "no id", "brewery_type": "micro", "unexpected": True},
+    ]
+    batch = write_batch(lake_settings, DAY1, records)
+    with pytest.raises(QualityBreach, match=r"2 of 10 records quarantined \(20\.0%\)") as err:
+        run(spark, lake_settings, DAY1)
+    assert [(c.rule, c.passed, c.observed) for c in err.value.checks] == [
+        ("quarantine_share", False, 0.2)
+    ]
+    assert load(spark, lake_settings, SILVER_BREWERIES).count() == 0  # nothing merged
+    assert version_of(spark, Lake(lake_settings).table_location(SILVER_BREWERIES)) == 0
+    reasons = {
+        r.id: (r.failed_rules, r.page, json.loads(r.raw_record))
+        for r in load(spark, lake_settings, SILVER_QUARANTINE).collect()
+    }
+    assert reasons == {
+        "bad": (
+            ["brewery_type_unknown", "coordinates_unparseable"],
+            "page-00001.json",
+            records[8],
+        ),
+        None: (["id_missing"], "page-00001.json", records[9]),
+    }
+
+    # Raising the limit lets the same batch through; its quarantine rows are not duplicated.
+    result = run(spark, lake_settings.replace(quarantine_max_share=0.25), DAY1)
+    assert result.batch_ids == [batch] and result.quarantined == 2
+    assert result.details["unknown_fields"] == ["unexpected"]
+    assert load(spark, lake_settings, SILVER_BREWERIES).count() == 8
+    assert load(spark, lake_settings, SILVER_QUARANTINE).count() == 2
+
+
+def test_crash_after_data_commit_neither_double_applies_nor_skips(spark, lake_settings):
+    write_batch(lake_settings, DAY1, DAY1_RECORDS)
+    run(spark, lake_settings, DAY1)
+    day2 = [brewery("a", name="A2"), *DAY1_RECORDS[1:]]
+    b2 = write_batch(lake_settings, DAY2, day2)
+    before = versions(spark, lake_settings)
+
+    with pytest.raises(job.InjectedFault):
+        run(spark, lake_settings, DAY2, fail_at="after_breweries_commit")
+    crashed = versions(spark, lake_settings)
+    assert crashed[SILVER_BREWERIES] == before[SILVER_BREWERIES] + 1  # the data commit landed
+    assert crashed[SILVER_HISTORY] == before[SILVER_HISTORY]  # bookkeeping did not
+    assert crashed[SILVER_APPLIED_BATCHES] == before[SILVER_APPLIED_BATCHES]
+
+    result = run(spark, lake_settings, DAY2)
+    after = versions(spark, lake_settings)
+    assert result.batch_ids == []  # recognised as applied
+    assert after[SILVER_BREWERIES] == crashed[SILVER_BREWERIES]  # not applied twice
+    applied = load(spark, lake_settings, SILVER_APPLIED_BATCHES).orderBy("ingest_date").collect()
+    assert [(a.ingest_date, a.updated) for a in applied] == [(DAY1, 0), (DAY2, 1)]
+    assert applied[1].batch_id == b2
+    history = load(spark, lake_settings, SILVER_HISTORY)
+    assert history.count() == 9 and history.where("is_current").count() == 8
+    assert as_of(history, DAY2).where("id = 'a'").first().name == "A2"
+    assert as_of(history, DAY1).where("id = 'a'").first().name == "Brewery a"
+
+    # --rebuild reprocesses every batch from bronze and reaches the same state.
+    state = sorted(
+        (r.id, r.content_hash, r.is_active, r.first_seen_date)
+        for r in load(spark, lake_settings, SILVER_BREWERIES).collect()
+    )
+    rebuilt = run(spark, lake_settings, DAY2, rebuild=True)
+    assert len(rebuilt.batch_ids) == 2
+    assert state == sorted(
+        (r.id, r.content_hash, r.is_active, r.first_seen_date)
+        for r in load(spark, lake_settings, SILVER_BREWERIES).collect()
+    )
+    assert load(spark, lake_settings, SILVER_HISTORY).count() == 9
+    assert load(spark, lake_settings, SILVER_APPLIED_BATCHES).count() == 2
+    assert load(spark, lake_settings, SILVER_BREWERIES).where(F.col("is_active")).count() == 8
