@@ -24,10 +24,14 @@ def rows(spark, settings, table):
 
 
 def test_pipeline_writes_one_row_per_layer_and_status_is_fresh(
-    spark, lake_settings, replay_api, trail
+    spark, lake_settings, replay_records, trail
 ):
-    settings = lake_settings.replace(api_url=replay_api.url, alert_sns_topic_arn=trail.topic_arn)
-    outcomes = run_pipeline(settings, DAY, spark=spark)
+    from brewlake.replay import serve_in_thread
+
+    records = replay_records[:200]
+    with serve_in_thread(records) as server:
+        settings = lake_settings.replace(api_url=server.url, alert_sns_topic_arn=trail.topic_arn)
+        outcomes = run_pipeline(settings, DAY, spark=spark)
     assert [o.error for o in outcomes] == ["", "", ""]
 
     runs = {r["layer"]: r for r in rows(spark, settings, OPS_PIPELINE_RUNS)}
@@ -42,7 +46,7 @@ def test_pipeline_writes_one_row_per_layer_and_status_is_fresh(
             result.duplicates,
         )
         assert row["checks_total"] == len(result.checks)
-    assert runs["bronze"]["rows_out"] == len(replay_api.records)
+    assert runs["bronze"]["rows_out"] == len(records)
     assert runs["bronze"]["batch_ids"] == outcomes[0].result.batch_ids
     checks = rows(spark, settings, OPS_QUALITY_CHECKS)
     assert len(checks) == sum(len(o.result.checks) for o in outcomes)
