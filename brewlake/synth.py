@@ -15,25 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-FIELDS = (
-    "id",
-    "name",
-    "brewery_type",
-    "address_1",
-    "address_2",
-    "address_3",
-    "city",
-    "state_province",
-    "postal_code",
-    "country",
-    "longitude",
-    "latitude",
-    "phone",
-    "website_url",
-    "state",
-    "street",
-)
-
 # The API's 15 types with weights close to the real mix; closed + planning ≈ 11 %.
 BREWERY_TYPES: tuple[tuple[str, int], ...] = (
     ("micro", 420),
