@@ -209,7 +209,13 @@ def end_to_end(work: Path, quick: bool) -> dict[str, Any]:
 
         # The obvious orchestration: one cold spark-submit per layer (what the DAG does, too).
         lake2 = work / "lake-submits"
-        env2 = _env(BREWLAKE_LAKE_ROOT=str(lake2), BREWLAKE_API_URL=url)
+        import pyspark
+
+        env2 = _env(
+            BREWLAKE_LAKE_ROOT=str(lake2),
+            BREWLAKE_API_URL=url,
+            SPARK_HOME=str(Path(pyspark.__file__).parent),
+        )
         jars = ",".join(jar_paths(load_settings()))
         submit = str(Path(sys.executable).with_name("spark-submit"))
         per_layer = {}

@@ -239,7 +239,8 @@ def write_gold(
             raise QualityBreach(
                 "gold does not reconcile with silver, nothing written: "
                 + "; ".join(c.detail for c in result.failed_checks),
-                result.failed_checks,
+                # Every rule evaluated, passed or not: ops.quality_checks records them all.
+                result.checks,
             )
 
         metadata = json.dumps(

@@ -129,6 +129,8 @@ def test_reconciliation_gate_fails_with_both_numbers_and_writes_nothing(spark, l
         )
     message = str(info.value)
     assert f"= {ACTIVE - 1};" in message and f"= {ACTIVE}" in message
+    # Every rule evaluated travels with the breach (ops.quality_checks records them all).
+    assert [c.passed for c in info.value.checks] == [True, False]
     for gold in job.GOLD_TABLES:
         assert table_version(spark, lake_settings, gold.table) is None, gold.table
 
