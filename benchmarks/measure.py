@@ -107,6 +107,15 @@ def repeat(fn: Callable[[], dict[str, Any]], runs: int, warmup: int = 1) -> dict
     }
 
 
+def _commits(table_path: str | Path) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """(version, actions) of every JSON commit in the table's log, oldest first."""
+    log_dir = Path(table_path) / "_delta_log"
+    if not log_dir.is_dir():
+        return
+    for path in sorted(log_dir.glob("*.json")):
+        yield int(path.stem), [json.loads(line) for line in path.read_text().splitlines()]
+
+
 def delta_file_actions(table_path: str | Path, after_version: int | None) -> dict[str, int]:
     """File actions of the commits after `after_version` (None: all commits).
 
@@ -114,33 +123,18 @@ def delta_file_actions(table_path: str | Path, after_version: int | None) -> dic
     shows as a remove + add of the *same* path: that file was not rewritten, so `rewritten`
     counts only removed paths that no add in the same commit brings back.
     """
-    log_dir = Path(table_path) / "_delta_log"
-    added = removed = rewritten = dv_updates = commits = 0
-    if not log_dir.is_dir():
-        return {"added": 0, "removed": 0, "rewritten": 0, "dv_updates": 0, "commits": 0}
-    for path in sorted(log_dir.glob("*.json")):
-        version = int(path.stem)
+    totals = {"added": 0, "removed": 0, "rewritten": 0, "dv_updates": 0, "commits": 0}
+    for version, actions in _commits(table_path):
         if after_version is not None and version <= after_version:
             continue
-        commits += 1
-        adds, removes = set(), set()
-        for line in path.read_text().splitlines():
-            action = json.loads(line)
-            if "add" in action:
-                adds.add(action["add"]["path"])
-            elif "remove" in action:
-                removes.add(action["remove"]["path"])
-        added += len(adds)
-        removed += len(removes)
-        rewritten += len(removes - adds)
-        dv_updates += len(removes & adds)
-    return {
-        "added": added,
-        "removed": removed,
-        "rewritten": rewritten,
-        "dv_updates": dv_updates,
-        "commits": commits,
-    }
+        adds = {a["add"]["path"] for a in actions if "add" in a}
+        removes = {a["remove"]["path"] for a in actions if "remove" in a}
+        totals["commits"] += 1
+        totals["added"] += len(adds)
+        totals["removed"] += len(removes)
+        totals["rewritten"] += len(removes - adds)
+        totals["dv_updates"] += len(removes & adds)
+    return totals
 
 
 def delta_version(table_path: str | Path) -> int | None:
@@ -152,10 +146,8 @@ def delta_version(table_path: str | Path) -> int | None:
 def live_data_files(table_path: str | Path) -> int:
     """Data files in the table's current snapshot (adds minus removes over the whole log)."""
     live: set[str] = set()
-    log_dir = Path(table_path) / "_delta_log"
-    for path in sorted(log_dir.glob("*.json")):
-        for line in path.read_text().splitlines():
-            action = json.loads(line)
+    for _, actions in _commits(table_path):
+        for action in actions:
             if "add" in action:
                 live.add(action["add"]["path"])
             elif "remove" in action:
