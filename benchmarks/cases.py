@@ -215,20 +215,24 @@ def end_to_end(work: Path, quick: bool) -> dict[str, Any]:
             BREWLAKE_LAKE_ROOT=str(lake2),
             BREWLAKE_API_URL=url,
             SPARK_HOME=str(Path(pyspark.__file__).parent),
+            PYSPARK_PYTHON=sys.executable,
+            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         )
         jars = ",".join(jar_paths(load_settings()))
         submit = str(Path(sys.executable).with_name("spark-submit"))
         per_layer = {}
         t0 = time.perf_counter()
-        for layer in ("bronze", "silver", "gold"):
-            cmd = [submit, "--master", "local[*]", "--jars", jars, str(ROOT / layer / "job.py")]
-            per_layer[layer] = run_measured_process([*cmd, "--date", DATE.isoformat()], env=env2)[
-                "seconds"
-            ]
-        out["three_cold_spark_submits"] = {
-            "seconds": round(time.perf_counter() - t0, 3),
-            "layer_seconds": per_layer,
-        }
+        try:
+            for layer in ("bronze", "silver", "gold"):
+                cmd = [submit, "--master", "local[*]", "--jars", jars, str(ROOT / layer / "job.py")]
+                per_layer[layer] = run_measured_process(
+                    [*cmd, "--date", DATE.isoformat()], env=env2
+                )["seconds"]
+            submits = round(time.perf_counter() - t0, 3)
+        except RuntimeError as exc:  # reported, not hidden: the other figures still stand
+            per_layer["error"] = str(exc)[-1500:]
+            submits = None
+        out["three_cold_spark_submits"] = {"seconds": submits, "layer_seconds": per_layer}
     total = out["brewlake_run_cold"]["seconds"]
     out["targets"] = [
         _target(
@@ -248,9 +252,9 @@ def end_to_end(work: Path, quick: bool) -> dict[str, Any]:
         _target(
             "end_to_end",
             "one JVM vs three cold spark-submits",
-            f"{total} s vs {out['three_cold_spark_submits']['seconds']} s",
+            f"{total} s vs {submits} s",
             "faster",
-            total < out["three_cold_spark_submits"]["seconds"],
+            None if submits is None else total < submits,
         ),
     ]
     return out
