@@ -63,8 +63,12 @@ def overwrite_silver(spark, settings, batch, location: str) -> None:
 
     aliases = load_aliases(settings.conf_dir)
     records = read_batch(spark, settings, batch).transform(with_parsed_record).transform(cleanse)
+    pairs = [
+        (r["country_raw"], r["state_raw"], r["count"])
+        for r in records.groupBy("country_raw", "state_raw").count().collect()
+    ]
     validated = (
-        records.transform(with_canonical_location, location_mapping(spark, records, aliases))
+        records.transform(with_canonical_location, location_mapping(spark, pairs, aliases))
         .transform(with_location_suspect, aliases.bounds)
         .transform(with_content_hash)
         .transform(validate)

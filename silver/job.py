@@ -42,12 +42,14 @@ from silver.merge import BatchMarker
 from silver.transforms import (
     changed_rows,
     cleanse,
+    explode_pages,
     is_quarantined,
-    parse_pages,
+    is_record,
+    page_summary,
+    raw_location_profile,
     select_accepted,
     to_quarantine_rows,
     to_silver_rows,
-    unknown_fields,
     validate,
     with_canonical_location,
     with_content_hash,
@@ -56,7 +58,7 @@ from silver.transforms import (
 )
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame, Row, SparkSession
 
 log = get_logger(__name__)
 
@@ -82,34 +84,25 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def read_pages(spark: SparkSession, settings: Settings, batch: BatchInfo) -> DataFrame:
+    """The batch's page files, read once: `explode_pages` rows (records and empty pages)."""
+    lake = Lake(settings)
+    paths = [lake.uri_of_key(key) for key in batch.page_keys()]
+    if not paths:
+        return explode_pages(spark.createDataFrame([], "path string, content binary"))
+    return explode_pages(spark.read.format("binaryFile").load(paths).select("path", "content"))
+
+
 def read_batch(spark: SparkSession, settings: Settings, batch: BatchInfo) -> DataFrame:
     """One row per record of the batch: page, position, raw_record (page bytes read by Spark)."""
-    lake = Lake(settings)
-    paths = [lake.uri_of_key(key) for key in batch.page_keys()]
-    if not paths:
-        schema = "path string, content binary"
-        return parse_pages(spark.createDataFrame([], schema))
-    return parse_pages(spark.read.format("binaryFile").load(paths).select("path", "content"))
+    pages = read_pages(spark, settings, batch)
+    return pages.where(is_record()).select("page", "position", "raw_record")
 
 
-def verify_pages(spark: SparkSession, settings: Settings, batch: BatchInfo) -> None:
-    """Every page's sha256 and record count equal the manifest's (hashed by Spark, not here)."""
-    lake = Lake(settings)
-    paths = [lake.uri_of_key(key) for key in batch.page_keys()]
-    if not paths:
-        return
-    elements = F.from_json(F.decode(F.col("content"), "UTF-8"), T.ArrayType(T.StringType()))
-    seen = {
-        r["page"]: (r["sha256"], r["records"])
-        for r in spark.read.format("binaryFile")
-        .load(paths)
-        .select(
-            F.regexp_extract("path", r"([^/]+)$", 1).alias("page"),
-            F.sha2(F.col("content"), 256).alias("sha256"),
-            F.size(elements).alias("records"),
-        )
-        .collect()
-    }
+def verify_pages(batch: BatchInfo, summary: list[Row]) -> None:
+    """Every page's sha256 and record count (`page_summary`, computed by Spark) equal the
+    manifest's; a BatchError naming the page and the fix otherwise."""
+    seen = {r["page"]: (r["sha256"], r["records"]) for r in summary}
     for entry in batch.manifest.pages:
         sha, records = seen.get(entry.file, (None, None))
         if sha != entry.sha256 or records != entry.records:
@@ -121,13 +114,9 @@ def verify_pages(spark: SparkSession, settings: Settings, batch: BatchInfo) -> N
 
 
 def location_mapping(
-    spark: SparkSession, records: DataFrame, aliases: LocationAliases
+    spark: SparkSession, pairs: list[tuple[str | None, str | None, int]], aliases: LocationAliases
 ) -> DataFrame:
-    """Collect the batch's distinct raw (country, state) pairs once; map them on the driver."""
-    pairs = [
-        (r["country_raw"], r["state_raw"], r["count"])
-        for r in records.groupBy("country_raw", "state_raw").count().collect()
-    ]
+    """The batch's distinct raw (country, state, count) pairs mapped on the driver, as a frame."""
     mapping = canonical_locations(pairs, aliases)
     rows = [(cr, sr, c, s) for (cr, sr), (c, s) in mapping.items()]
     return spark.createDataFrame(rows, _MAPPING_SCHEMA)
@@ -146,22 +135,31 @@ def apply_batch(
     result: LayerResult,
 ) -> None:
     started = _now()
-    verify_pages(spark, settings, batch)
-    records = read_batch(spark, settings, batch).transform(with_parsed_record).transform(cleanse)
-    records = records.localCheckpoint()
-
-    drift = sorted(r["field"] for r in unknown_fields(records).collect())
+    # One pass over the page bytes: hash, split, parse and cleanse, kept for the steps below.
+    parsed = (
+        read_pages(spark, settings, batch)
+        .transform(with_parsed_record)
+        .transform(cleanse)
+        .localCheckpoint()
+    )
+    verify_pages(batch, parsed.transform(page_summary).collect())
+    records = parsed.where(is_record())
+    profile = records.transform(raw_location_profile).collect()
+    drift = sorted({field for row in profile for field in row["unknown_fields"]})
     if drift:
         log.warning("silver.schema_drift", batch_id=batch.batch_id, unknown_fields=",".join(drift))
-        result.details.setdefault("unknown_fields", sorted(set(drift)))
+        result.details.setdefault("unknown_fields", drift)
+    pairs = [(r["country_raw"], r["state_raw"], r["count"]) for r in profile]
 
     validated = (
-        records.transform(with_canonical_location, location_mapping(spark, records, aliases))
+        records.drop("_page_sha256")
+        .transform(with_canonical_location, location_mapping(spark, pairs, aliases))
         .transform(with_location_suspect, aliases.bounds)
         .transform(with_content_hash)
         .transform(validate)
         .localCheckpoint()
     )
+    parsed.unpersist()
     totals = validated.agg(
         F.count(F.lit(1)).alias("rows_in"),
         F.count_if(is_quarantined()).alias("quarantined"),
@@ -225,6 +223,7 @@ def apply_batch(
         previous_snapshot_date=previous_snapshot_date,
         updated_at=started,
     ).localCheckpoint()
+    validated.unpersist()
     actions = {r["_action"]: r["count"] for r in changes.groupBy("_action").count().collect()}
     marker = BatchMarker(
         batch_id=batch.batch_id,
@@ -242,8 +241,10 @@ def apply_batch(
         spark.conf.set("spark.databricks.delta.merge.repartitionBeforeWrite.enabled", "true")
         with merge.commit_metadata(spark, marker):
             merge.merge_breweries(spark, breweries_location, changes)
-    _fault(args, "after_breweries_commit")
-    merge.sync_history(spark, breweries_location, locations[SILVER_HISTORY], started)
+        _fault(args, "after_breweries_commit")
+        # History follows from the change set; a crash before this commit is repaired by
+        # `recover` on the next run, which compares breweries with history.
+        merge.record_history(spark, locations[SILVER_HISTORY], changes, started)
     merge.append_applied(
         spark,
         locations[SILVER_APPLIED_BATCHES],
@@ -256,8 +257,7 @@ def apply_batch(
     result.batch_ids.append(batch.batch_id)
     result.details.setdefault("batches", []).append({**asdict(marker), "actions": actions})
     log.info("silver.batch_applied", **{k: v for k, v in asdict(marker).items() if k != "reset"})
-    for df in (records, validated, changes):
-        df.unpersist()
+    changes.unpersist()
 
 
 def recover(spark: SparkSession, locations: dict, logical_date: dt.date) -> tuple:

@@ -37,7 +37,7 @@ from brewlake.schemas import (
     SILVER_PARTITION_COLUMNS,
     SILVER_QUARANTINE_SCHEMA,
 )
-from silver.transforms import history_versions, staged_history
+from silver.transforms import history_from_changes, history_versions, staged_history
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -217,17 +217,29 @@ def merge_breweries(spark: SparkSession, location: str, changes: DataFrame) -> N
 def sync_history(
     spark: SparkSession, breweries_location: str, history_location: str, recorded_at: dt.datetime
 ) -> int:
-    """Bring SCD2 history in line with breweries; returns the number of new versions (0: no
-    commit). Idempotent, so it also repairs a run that crashed between the two writes."""
-    from delta.tables import DeltaTable
-
+    """Bring SCD2 history in line with breweries by comparing the two tables; returns the number
+    of new versions (0: no commit). Idempotent: the repair after a run that crashed between the
+    breweries commit and the history commit (a normal run uses `record_history`)."""
     breweries = spark.read.format("delta").load(breweries_location)
     history = spark.read.format("delta").load(history_location)
     versions = history_versions(breweries, history.where(F.col("is_current")), recorded_at)
     versions = versions.localCheckpoint()
     count = versions.count()
-    if count == 0:
-        return 0
+    if count:
+        _merge_history(spark, history_location, versions)
+    return count
+
+
+def record_history(
+    spark: SparkSession, history_location: str, changes: DataFrame, recorded_at: dt.datetime
+) -> None:
+    """Add the SCD2 versions of the change set just merged into breweries (one commit)."""
+    _merge_history(spark, history_location, history_from_changes(changes, recorded_at))
+
+
+def _merge_history(spark: SparkSession, history_location: str, versions: DataFrame) -> None:
+    from delta.tables import DeltaTable
+
     staged = staged_history(versions)
     columns = {f.name: F.col(f"s.{f.name}") for f in SILVER_HISTORY_SCHEMA.fields}
     (
@@ -235,10 +247,10 @@ def sync_history(
         .alias("h")
         .merge(staged.alias("s"), "h.id = s._merge_key AND h.is_current")
         .whenMatchedUpdate(set={"is_current": F.lit(False), "valid_to": F.col("s.valid_from")})
-        .whenNotMatchedInsert(values=columns)
+        # A closing row whose open version is missing must not become a second new version.
+        .whenNotMatchedInsert(condition=F.col("s._merge_key").isNull(), values=columns)
         .execute()
     )
-    return count
 
 
 def replace_quarantine(rows: DataFrame, location: str, batch_id: str) -> None:

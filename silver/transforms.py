@@ -31,12 +31,35 @@ _INNER_SPACE = r"(?U)\s+"
 
 
 # ---------------------------------------------------------------- parsing
+def explode_pages(pages: DataFrame) -> DataFrame:
+    """(path, content) page files -> page, position, raw_record, `_page_sha256`: one row per
+    array element, and one row with a null position for a page that holds none (an empty array,
+    or not a JSON array at all). The page's sha256 rides on its first row only, so the pages are
+    read, hashed and split in one pass and verified from the result (`page_summary`)."""
+    elements = F.from_json(F.decode(F.col("content"), "UTF-8"), T.ArrayType(T.StringType()))
+    exploded = pages.select(
+        F.regexp_extract(F.col("path"), r"([^/]+)$", 1).alias("page"),
+        F.sha2(F.col("content"), 256).alias("_page_sha256"),
+        F.posexplode_outer(elements).alias("position", "raw_record"),
+    )
+    first_row = F.coalesce(F.col("position"), F.lit(0)) == 0
+    return exploded.withColumn("_page_sha256", F.when(first_row, F.col("_page_sha256")))
+
+
+def is_record() -> Column:
+    """False for the placeholder row `explode_pages` keeps for a page without elements."""
+    return F.col("position").isNotNull()
+
+
 def parse_pages(pages: DataFrame) -> DataFrame:
     """(path, content) page files -> one row per array element: page, position, raw_record."""
-    elements = F.from_json(F.decode(F.col("content"), "UTF-8"), T.ArrayType(T.StringType()))
-    return pages.select(
-        F.regexp_extract(F.col("path"), r"([^/]+)$", 1).alias("page"),
-        F.posexplode(elements).alias("position", "raw_record"),
+    return explode_pages(pages).where(is_record()).select("page", "position", "raw_record")
+
+
+def page_summary(exploded: DataFrame) -> DataFrame:
+    """Per page of `explode_pages` output: its sha256 and how many records it holds."""
+    return exploded.groupBy("page").agg(
+        F.max("_page_sha256").alias("sha256"), F.count("position").alias("records")
     )
 
 
@@ -54,12 +77,14 @@ def with_parsed_record(records: DataFrame) -> DataFrame:
     )
 
 
-def unknown_fields(records: DataFrame, known: tuple[str, ...] = API_FIELDS) -> DataFrame:
-    """Distinct field names present in the records that the schema does not know (`field`)."""
-    return (
-        records.select(F.explode(F.col("_record_keys")).alias("field"))
-        .where(~F.col("field").isin(*known))
-        .distinct()
+def raw_location_profile(records: DataFrame, known: tuple[str, ...] = API_FIELDS) -> DataFrame:
+    """Per distinct raw (country_raw, state_raw): `count`, and `unknown_fields`, the field names
+    its records carry that the schema does not know. One small aggregate answers both questions
+    the job asks of a batch before validating it (location mapping and schema drift)."""
+    unknown = F.filter(F.col("_record_keys"), lambda key: ~key.isin(*known))
+    return records.groupBy("country_raw", "state_raw").agg(
+        F.count(F.lit(1)).alias("count"),
+        F.array_sort(F.array_distinct(F.flatten(F.collect_set(unknown)))).alias("unknown_fields"),
     )
 
 
@@ -328,6 +353,27 @@ def history_versions(
             for f in SILVER_HISTORY_SCHEMA.fields
         ],
         F.col("_h_hash").isNotNull().alias("_has_open_version"),
+    )
+
+
+def history_from_changes(changes: DataFrame, recorded_at: dt.datetime) -> DataFrame:
+    """The SCD2 versions a MERGE of `changes` (from `changed_rows`) creates: each changed row is
+    one new version, valid from its `changed_on`; every action but an insert closes an open one.
+
+    Equal to `history_versions` over breweries right after that MERGE, without reading breweries
+    or history: the daily cost follows the change set, not the table size."""
+    extra = {
+        "valid_from": F.col("changed_on"),
+        "valid_to": F.lit(None).cast(T.DateType()),
+        "is_current": F.lit(True),
+        "recorded_at": F.lit(recorded_at).cast(T.TimestampType()),
+    }
+    return changes.select(
+        *[
+            (extra[f.name] if f.name in extra else F.col(f.name)).cast(f.dataType).alias(f.name)
+            for f in SILVER_HISTORY_SCHEMA.fields
+        ],
+        (F.col("_action") != "insert").alias("_has_open_version"),
     )
 
 

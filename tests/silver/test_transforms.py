@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
 import pytest
@@ -56,6 +57,26 @@ def test_parse_pages_keeps_raw_text_page_and_position(spark):
     ]
 
 
+def test_explode_pages_keeps_empty_and_malformed_pages_and_hashes_each_page_once(spark):
+    bodies = ['[{"id":"a"}, {"id":"b"}]', "[]", "not json"]
+    exploded = tr.explode_pages(pages_df(spark, *bodies))
+    rows = sorted(
+        ((r.page, r.position, r._page_sha256 is not None) for r in exploded.collect()),
+        key=str,
+    )
+    assert rows == [
+        ("page-00001.json", 0, True),
+        ("page-00001.json", 1, False),
+        ("page-00002.json", None, True),
+        ("page-00003.json", None, True),
+    ]
+    summary = {r.page: (r.sha256, r.records) for r in exploded.transform(tr.page_summary).collect()}
+    assert summary == {
+        f"page-{i:05d}.json": (hashlib.sha256(body.encode()).hexdigest(), n)
+        for i, (body, n) in enumerate(zip(bodies, (2, 0, 0), strict=True), start=1)
+    }
+
+
 def test_parsed_record_reads_numbers_and_strings_and_reports_unknown_fields(spark):
     df = records_df(
         spark,
@@ -66,7 +87,12 @@ def test_parsed_record_reads_numbers_and_strings_and_reports_unknown_fields(spar
     got = {r["_src_id"]: (r["_src_longitude"], r["_src_latitude"]) for r in df.collect()}
     assert got["a"] == ("-122.5", "45.25")
     assert got[None] == (None, None)
-    assert sorted(r.field for r in tr.unknown_fields(df).collect()) == ["also_new", "brand_new"]
+    profile = df.transform(tr.cleanse).transform(tr.raw_location_profile).collect()
+    got = {(r.country_raw, r.state_raw): (r["count"], r.unknown_fields) for r in profile}
+    assert got == {
+        (None, None): (1, []),
+        ("United States", "Oregon"): (2, ["also_new", "brand_new"]),
+    }
     assert set(API_FIELDS) == {f.name for f in tr.BREWERY_RECORD_SCHEMA.fields}
 
 
@@ -317,6 +343,25 @@ def test_changed_rows_classifies_insert_update_deactivate_reactivate(spark):
         before.content_hash,
         before.first_seen_date,
     )
+
+    # History from the change set equals comparing breweries (after the MERGE) with history.
+    history = tr.history_versions(current, current.limit(0), AT).drop("_has_open_version")
+    columns = [f.name for f in SILVER_BREWERIES_SCHEMA.fields]
+    merged = current.join(changes.select("id"), "id", "left_anti").select(*columns)
+    merged = merged.unionByName(changes.select(*columns))
+
+    def versions(df):
+        keep = ("id", "name", "is_active", "valid_from", "valid_to", "_has_open_version")
+        return sorted(tuple(r[k] for k in keep) for r in df.collect())
+
+    from_changes = versions(tr.history_from_changes(changes, AT))
+    assert from_changes == versions(tr.history_versions(merged, history, AT))
+    assert [(v[0], v[-1]) for v in from_changes] == [
+        ("back", True),
+        ("changed", True),
+        ("gone", True),
+        ("new", False),
+    ]
 
 
 def test_history_versions_and_as_of(spark):
