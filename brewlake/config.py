@@ -60,7 +60,7 @@ class Settings:
     aws_session_token: str = field(default="", repr=False)
     # --- spark
     spark_master: str = "local[*]"
-    spark_shuffle_partitions: int = 8
+    spark_shuffle_partitions: int = 0  # 0: auto (`Settings.shuffle_partitions`)
     spark_driver_memory: str = "2g"
     spark_ui_enabled: bool = True
     spark_log_level: str = "WARN"
@@ -83,6 +83,26 @@ class Settings:
     @property
     def is_s3(self) -> bool:
         return urlparse(self.lake_root).scheme in ("s3", "s3a")
+
+    @property
+    def uses_s3(self) -> bool:
+        """The lake is on S3, or S3 is configured (endpoint or keys): Spark needs the s3a jars."""
+        return self.is_s3 or bool(self.effective_s3_endpoint or self.aws_access_key_id)
+
+    @property
+    def shuffle_partitions(self) -> int:
+        """`spark_shuffle_partitions`, or when 0 (auto): one per core for a local master (more
+        tasks than cores only add scheduling cost on small data), 64 on a cluster; adaptive
+        query execution coalesces what turns out too small either way."""
+        if self.spark_shuffle_partitions > 0:
+            return self.spark_shuffle_partitions
+        master = self.spark_master.strip()
+        if master == "local":
+            return 1
+        if master.startswith("local["):
+            cores = master[len("local[") :].split(",")[0].rstrip("]")
+            return int(cores) if cores.isdigit() else max(1, os.cpu_count() or 1)
+        return 64
 
     @property
     def spark_lake_root(self) -> str:
@@ -138,6 +158,10 @@ def _validate(s: Settings) -> None:
     if not 1 <= s.api_page_size <= 200:
         raise ConfigError(
             f"BREWLAKE_API_PAGE_SIZE={s.api_page_size}: the API accepts 1..200 per page"
+        )
+    if s.spark_shuffle_partitions < 0:
+        raise ConfigError(
+            f"BREWLAKE_SPARK_SHUFFLE_PARTITIONS={s.spark_shuffle_partitions}: use 0 (auto) or more"
         )
     if s.api_concurrency < 1:
         raise ConfigError(f"BREWLAKE_API_CONCURRENCY={s.api_concurrency}: must be at least 1")

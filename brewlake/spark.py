@@ -23,11 +23,16 @@ log = get_logger(__name__)
 
 SETUP_HINT = "run `make setup` (or `make jars`) to fetch them from conf/jars.pom.xml"
 # A jar whose absence means the set-up never ran; each one is checked by name prefix.
-REQUIRED_JARS = ("delta-spark_", "delta-storage-", "hadoop-aws-", "bundle-")
+DELTA_JARS = ("delta-spark_", "delta-storage-")
+# hadoop-aws, the AWS SDK bundle (686 MB) and their helpers: only on the classpath when S3 is in
+# use; registering them costs every local session about 2 s of start-up.
+S3_JARS = ("hadoop-aws-", "bundle-", "analyticsaccelerator-s3-", "wildfly-openssl-")
+REQUIRED_JARS = (*DELTA_JARS, "hadoop-aws-", "bundle-")
 
 
 def jar_paths(settings: Settings) -> list[str]:
-    """The jars `make jars` fetched, sorted; a SetupError naming the fix when any is missing."""
+    """The jars `make jars` fetched that these settings need, sorted (the s3a ones only when
+    `settings.uses_s3`); a SetupError naming the fix when any is missing."""
     folder = Path(settings.jars_dir)
     jars = sorted(str(p) for p in folder.glob("*.jar")) if folder.is_dir() else []
     names = [Path(j).name for j in jars]
@@ -37,7 +42,9 @@ def jar_paths(settings: Settings) -> list[str]:
             f"Spark jars missing in {folder} ({', '.join(m.rstrip('_-') for m in missing)}): "
             f"{SETUP_HINT}"
         )
-    return jars
+    if settings.uses_s3:
+        return jars
+    return [j for j in jars if not Path(j).name.startswith(S3_JARS)]
 
 
 def s3a_conf(settings: Settings) -> dict[str, str]:
@@ -68,7 +75,7 @@ def s3a_conf(settings: Settings) -> dict[str, str]:
 
 def spark_conf(settings: Settings, jars: list[str] | None = None) -> dict[str, str]:
     """Every Spark property brewlake sets, as a plain dict."""
-    shuffle = str(settings.spark_shuffle_partitions)
+    shuffle = str(settings.shuffle_partitions)
     conf = {
         "spark.master": settings.spark_master,
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",

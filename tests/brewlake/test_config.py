@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from brewlake.config import load_settings
@@ -75,3 +77,15 @@ def test_secrets_are_refused_in_conf_files(tmp_path):
     (tmp_path / "local.toml").write_text('aws_secret_access_key = "x"\n')
     with pytest.raises(ConfigError, match="secret"):
         load_settings(env={"BREWLAKE_CONF_DIR": str(tmp_path)})
+
+
+def test_shuffle_partitions_auto_follows_the_master():
+    auto = load_settings(env={}, spark_master="local[3]")
+    assert auto.shuffle_partitions == 3
+    assert load_settings(env={}, spark_master="local").shuffle_partitions == 1
+    assert load_settings(env={}, spark_master="spark://m:7077").shuffle_partitions == 64
+    assert load_settings(env={}, spark_shuffle_partitions=5).shuffle_partitions == 5
+    star = load_settings(env={}, spark_master="local[*]").shuffle_partitions
+    assert star == max(1, os.cpu_count() or 1)
+    with pytest.raises(ConfigError, match="BREWLAKE_SPARK_SHUFFLE_PARTITIONS"):
+        load_settings(env={}, spark_shuffle_partitions=-1)

@@ -42,6 +42,18 @@ def test_spark_conf_points_jars_at_the_fetched_files(base_settings):
     assert conf["spark.sql.shuffle.partitions"] == "2"
 
 
+def test_s3a_jars_only_join_the_classpath_when_s3_is_in_use(base_settings, monkeypatch):
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(var, raising=False)
+    local = base_settings.replace(s3_endpoint="", aws_access_key_id="", lake_root="/tmp/lake")
+    names = [j.rsplit("/", 1)[-1] for j in jar_paths(local)]
+    assert any(n.startswith("delta-spark_") for n in names)
+    assert not [n for n in names if n.startswith(("hadoop-aws-", "bundle-"))]
+    for s3 in (local.replace(lake_root="s3a://bucket/lake"), base_settings):
+        names = [j.rsplit("/", 1)[-1] for j in jar_paths(s3)]
+        assert [n for n in names if n.startswith(("hadoop-aws-", "bundle-"))], s3.lake_root
+
+
 def test_s3a_conf_follows_the_endpoint_scheme():
     plain = s3a_conf(load_settings(env={"BREWLAKE_S3_ENDPOINT": "http://127.0.0.1:9000"}))
     assert plain["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
