@@ -20,6 +20,7 @@ from brewlake.catalog import OPS_PIPELINE_RUNS, OPS_QUALITY_CHECKS
 from brewlake.config import Settings
 from brewlake.lake import Lake, TableRef
 from brewlake.log import get_logger
+from brewlake.parallel import concurrently
 from brewlake.storage import LocalStore, ObjectStore, S3Store, open_store
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ def _append(
         known = spark.read.format("delta").load(location).select("event_id").distinct()
         frame = frame.join(known, "event_id", "left_anti")
     # Session time zone is UTC (brewlake.spark), so timestamps land as written.
-    frame.write.format("delta").mode("append").save(location)
+    frame.coalesce(1).write.format("delta").mode("append").save(location)
     if not exists:
         _register(spark, settings, table)
     return 1
@@ -186,12 +187,13 @@ def append_rows(
     *,
     dedupe: bool = False,
 ) -> None:
+    writes = []
     if checks:
-        frame = _frame(spark, checks, QUALITY_CHECKS_COLUMNS)
-        _append(spark, settings, OPS_QUALITY_CHECKS, frame, dedupe=dedupe)
+        writes.append((OPS_QUALITY_CHECKS, _frame(spark, checks, QUALITY_CHECKS_COLUMNS)))
     if runs:
-        frame = _frame(spark, runs, PIPELINE_RUNS_COLUMNS)
-        _append(spark, settings, OPS_PIPELINE_RUNS, frame, dedupe=dedupe)
+        writes.append((OPS_PIPELINE_RUNS, _frame(spark, runs, PIPELINE_RUNS_COLUMNS)))
+    # Two independent tables: their appends run side by side.
+    concurrently(lambda w: _append(spark, settings, w[0], w[1], dedupe=dedupe), writes)
 
 
 # ---- the buffer for runs without Spark

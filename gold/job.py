@@ -41,6 +41,7 @@ from brewlake.errors import BrewlakeError, QualityBreach
 from brewlake.jobs import run_layer_job
 from brewlake.lake import Lake, TableRef
 from brewlake.log import get_logger
+from brewlake.parallel import concurrently
 from brewlake.runs import LayerResult, QualityCheck
 from gold import transforms as gt
 
@@ -213,15 +214,21 @@ def write_gold(
     frames: dict[TableRef, DataFrame] = {}
     try:
         for gold in tables:
-            frame = (
+            frames[gold.table] = (
                 active_breweries.transform(gold.build)
                 .transform(lambda df: gt.with_lineage(df, silver_version, computed_at))
                 .select(*gold.columns)
                 .cache()
             )
+
+        def reconcile(frame: DataFrame) -> tuple[int, int]:
             total, rows = frame.agg(F.sum(gt.COUNT), F.count(F.lit(1))).first()
-            total = int(total or 0)
-            frames[gold.table] = frame
+            return int(total or 0), int(rows)
+
+        # The tables are small and independent: their Spark jobs run side by side.
+        figures = dict(zip(frames, concurrently(reconcile, list(frames.values())), strict=True))
+        for gold in tables:
+            total, rows = figures[gold.table]
             result.checks.append(
                 QualityCheck(
                     rule=f"{gold.table}.reconciles_with_silver",
@@ -234,7 +241,7 @@ def write_gold(
                     ),
                 )
             )
-            result.details[f"{gold.table}.rows"] = int(rows)
+            result.details[f"{gold.table}.rows"] = rows
         if result.failed_checks:
             raise QualityBreach(
                 "gold does not reconcile with silver, nothing written: "
@@ -249,7 +256,8 @@ def write_gold(
                 "logical_date": logical_date,
             }
         )
-        for gold in tables:
+
+        def write(gold: GoldTable) -> None:
             (
                 frames[gold.table]
                 .coalesce(1)
@@ -259,6 +267,11 @@ def write_gold(
                 .option("userMetadata", metadata)
                 .save(lake.table_location(gold.table))
             )
+
+        # Each table is still replaced by its own atomic commit; a failure raises after the
+        # other writes finish, and the run fails as it would have written sequentially.
+        concurrently(write, list(tables))
+        for gold in tables:
             register_table(spark, settings, gold.table)
             after = table_version(spark, settings, gold.table)
             result.table_versions[str(gold.table)] = (versions_before.get(gold.table), after)

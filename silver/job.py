@@ -34,6 +34,7 @@ from brewlake.errors import QualityBreach
 from brewlake.jobs import run_layer_job
 from brewlake.lake import Lake
 from brewlake.log import get_logger
+from brewlake.parallel import concurrently
 from brewlake.runs import LayerResult, QualityCheck
 from brewlake.storage import open_store
 from silver import merge
@@ -43,6 +44,7 @@ from silver.transforms import (
     changed_rows,
     cleanse,
     explode_pages,
+    first_load_rows,
     is_quarantined,
     is_record,
     page_summary,
@@ -214,15 +216,19 @@ def apply_batch(
         select_accepted(validated), batch.batch_id, batch.ingest_date, started
     )
     present_ids = validated.where(F.col("id").isNotNull()).select("id")
-    changes = changed_rows(
-        incoming,
-        current,
-        present_ids,
-        batch_id=batch.batch_id,
-        snapshot_date=batch.ingest_date,
-        previous_snapshot_date=previous_snapshot_date,
-        updated_at=started,
-    ).localCheckpoint()
+    if merge.is_empty(spark, breweries_location):
+        changes = first_load_rows(incoming)  # nothing to compare with, nothing to deactivate
+    else:
+        changes = changed_rows(
+            incoming,
+            current,
+            present_ids,
+            batch_id=batch.batch_id,
+            snapshot_date=batch.ingest_date,
+            previous_snapshot_date=previous_snapshot_date,
+            updated_at=started,
+        )
+    changes = changes.localCheckpoint()
     validated.unpersist()
     actions = {r["_action"]: r["count"] for r in changes.groupBy("_action").count().collect()}
     marker = BatchMarker(
@@ -236,15 +242,18 @@ def apply_batch(
         updated=actions.get("update", 0) + actions.get("reactivate", 0),
         deactivated=actions.get("deactivate", 0),
     )
+    insert_only = set(actions) == {"insert"}
     if actions:
         # Few, large files: one per touched (country, state) partition.
         spark.conf.set("spark.databricks.delta.merge.repartitionBeforeWrite.enabled", "true")
         with merge.commit_metadata(spark, marker):
-            merge.merge_breweries(spark, breweries_location, changes)
+            merge.apply_changes(spark, breweries_location, changes, insert_only=insert_only)
         _fault(args, "after_breweries_commit")
         # History follows from the change set; a crash before this commit is repaired by
         # `recover` on the next run, which compares breweries with history.
-        merge.record_history(spark, locations[SILVER_HISTORY], changes, started)
+        merge.record_history(
+            spark, locations[SILVER_HISTORY], changes, started, insert_only=insert_only
+        )
     merge.append_applied(
         spark,
         locations[SILVER_APPLIED_BATCHES],
@@ -305,8 +314,9 @@ def run(
     # plans built here; it only infers extra filters, so turning it off changes no result.
     spark.conf.set("spark.sql.constraintPropagation.enabled", "false")
     before = {t: merge.version_of(spark, loc) for t, loc in locations.items()}
-    for table, location in locations.items():
-        if merge.ensure_table(spark, table, location):
+    created = concurrently(lambda t: merge.ensure_table(spark, t, locations[t]), list(locations))
+    for table, is_new in zip(locations, created, strict=True):
+        if is_new:
             register_table(spark, settings, table)
 
     if getattr(args, "rebuild", False):

@@ -197,6 +197,29 @@ def applied_positions(
     }
 
 
+def is_empty(spark: SparkSession, location: str) -> bool:
+    """The table's current version holds no data file (new, or emptied by a rebuild)."""
+    from delta.tables import DeltaTable
+
+    return DeltaTable.forPath(spark, location).detail().select("numFiles").first()[0] == 0
+
+
+def apply_changes(
+    spark: SparkSession, location: str, changes: DataFrame, *, insert_only: bool
+) -> None:
+    """Write the change set to breweries in one commit: an append when it only inserts ids
+    (they are absent from the table, so a MERGE would only add them, at the cost of a join),
+    else the MERGE by id."""
+    if insert_only:
+        source = changes.select(*[f.name for f in SILVER_BREWERIES_SCHEMA.fields])
+        check_schema(source, SILVER_BREWERIES_SCHEMA, SILVER_BREWERIES)
+        # One file per (country, state) partition, as the MERGE writes them.
+        source = source.repartition(*SILVER_PARTITION_COLUMNS)
+        source.write.format("delta").mode("append").save(location)
+    else:
+        merge_breweries(spark, location, changes)
+
+
 def merge_breweries(spark: SparkSession, location: str, changes: DataFrame) -> None:
     """Upsert the new images in `changes` (from `transforms.changed_rows`) by id."""
     from delta.tables import DeltaTable
@@ -231,10 +254,22 @@ def sync_history(
 
 
 def record_history(
-    spark: SparkSession, history_location: str, changes: DataFrame, recorded_at: dt.datetime
+    spark: SparkSession,
+    history_location: str,
+    changes: DataFrame,
+    recorded_at: dt.datetime,
+    *,
+    insert_only: bool,
 ) -> None:
-    """Add the SCD2 versions of the change set just merged into breweries (one commit)."""
-    _merge_history(spark, history_location, history_from_changes(changes, recorded_at))
+    """Add the SCD2 versions of the change set just merged into breweries (one commit): an
+    append when the set only inserts (no version to close), else the SCD2 MERGE."""
+    versions = history_from_changes(changes, recorded_at)
+    if insert_only:
+        rows = versions.drop("_has_open_version")
+        check_schema(rows, SILVER_HISTORY_SCHEMA, SILVER_HISTORY)
+        rows.write.format("delta").mode("append").save(history_location)
+    else:
+        _merge_history(spark, history_location, versions)
 
 
 def _merge_history(spark: SparkSession, history_location: str, versions: DataFrame) -> None:

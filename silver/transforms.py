@@ -324,6 +324,12 @@ def changed_rows(
     return upserts.select(*columns).unionByName(deactivations.select(*columns))
 
 
+def first_load_rows(incoming: DataFrame) -> DataFrame:
+    """`changed_rows` for an empty silver table: every accepted row is an insert."""
+    columns = [f.name for f in SILVER_BREWERIES_SCHEMA.fields]
+    return incoming.select(*columns, F.lit("insert").alias("_action"))
+
+
 # ---------------------------------------------------------------- history (SCD2)
 def history_versions(
     breweries: DataFrame, history_current: DataFrame, recorded_at: dt.datetime
