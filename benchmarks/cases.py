@@ -18,6 +18,7 @@ from typing import Any
 import requests
 
 from benchmarks import baselines
+from benchmarks.land import land_in_subprocess
 from benchmarks.measure import (
     delta_file_actions,
     delta_version,
@@ -304,7 +305,7 @@ def scale(work: Path, quick: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"sizes": sizes}
     for rows in sizes:
         settings = load_settings(lake_root=str(work / f"lake-{rows}"), spark_ui_enabled=False)
-        land_batch(settings, generate_records(rows, seed=3), DATE)
+        land_in_subprocess(work / f"lake-{rows}", rows, seed=3, day=DATE)
         measured_ = _silver_gold(spark, settings, DATE)
         measured_["silver"]["rows_per_s"] = round(rows / measured_["silver"]["seconds"])
         measured_["live_data_files"] = live_data_files(work / f"lake-{rows}/silver/breweries")
@@ -338,40 +339,27 @@ def scale(work: Path, quick: bool) -> dict[str, Any]:
     return out
 
 
-def _changed(records: list[dict[str, Any]], share: float) -> list[dict[str, Any]]:
-    """A new snapshot in which `share` of the breweries changed name and phone."""
-    step = round(1 / share)
-    out = []
-    for i, record in enumerate(records):
-        if i % step == 0:
-            record = {**record, "name": f"{record['name']} Taproom", "phone": "5550100"}
-        out.append(record)
-    return out
-
-
 def incremental(work: Path, quick: bool) -> dict[str, Any]:
     """1 % of the rows changed: brewlake's MERGE vs overwriting the table with the same data."""
-    rows = 100_000 if quick else 1_000_000
+    rows, share = (100_000 if quick else 1_000_000), 0.01
     day1, day2 = DATE, DATE + dt.timedelta(days=1)
     spark = _session(work)
-    records = generate_records(rows, seed=4)
-    changed = _changed(records, 0.01)
 
     # brewlake: day 1 loads the table; day 2's MERGE is measured.
     settings = load_settings(lake_root=str(work / "lake"), spark_ui_enabled=False)
     table = work / "lake/silver/breweries"
-    land_batch(settings, records, day1)
+    land_in_subprocess(work / "lake", rows, seed=4, day=day1)
     _silver_gold(spark, settings, day1)
     version, live = delta_version(table), live_data_files(table)
-    land_batch(settings, changed, day2)
+    land_in_subprocess(work / "lake", rows, seed=4, day=day2, changed=share)
     merge_run = _silver_gold(spark, settings, day2)
     actions = delta_file_actions(table, version)
 
     # The obvious approach: same parsing and cleansing, then overwrite the whole table.
     base_settings = load_settings(lake_root=str(work / "lake-base"), spark_ui_enabled=False)
     base_table = str(work / "lake-base/silver/breweries")
-    land_batch(base_settings, records, day1)
-    land_batch(base_settings, changed, day2)
+    land_in_subprocess(work / "lake-base", rows, seed=4, day=day1)
+    land_in_subprocess(work / "lake-base", rows, seed=4, day=day2, changed=share)
     batches = baselines.bronze_batches(base_settings)
     baselines.overwrite_silver(spark, base_settings, batches[0], base_table)
     base_version = delta_version(base_table)
@@ -385,7 +373,7 @@ def incremental(work: Path, quick: bool) -> dict[str, Any]:
     share = round(rewritten / live, 4) if live else 0.0
     return {
         "rows": rows,
-        "changed_rows": sum(1 for a, b in zip(records, changed, strict=True) if a is not b),
+        "changed_rows": len(range(0, rows, round(1 / share))),
         "brewlake_merge": {**merge_run, "file_actions": actions, "live_files_before": live},
         "baseline_overwrite": {**m, "file_actions": base_actions},
         "speedup": speedup,
