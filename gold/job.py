@@ -210,7 +210,8 @@ def write_gold(
     lake = Lake(settings)
     active = result.details["active_rows"]
     logical_date = result.details["logical_date"]
-    active_breweries = gt.filter_active(silver).cache()
+    # Only the columns the aggregates read: a narrow cache of a wide table costs little to build.
+    active_breweries = gt.filter_active(silver).select(*gt.INPUT_COLUMNS).cache()
     frames: dict[TableRef, DataFrame] = {}
     try:
         for gold in tables:

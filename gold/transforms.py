@@ -17,6 +17,8 @@ from pyspark.sql import types as T
 # Types whose rows are listed but not brewing: the API's `closed` and `planning`.
 NOT_OPERATING_TYPES = ("closed", "planning")
 COUNT = "brewery_count"
+# The silver columns every aggregate below reads (after `filter_active`).
+INPUT_COLUMNS = ("country", "state", "brewery_type")
 
 
 def filter_active(silver: DataFrame) -> DataFrame:

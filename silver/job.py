@@ -18,6 +18,7 @@ import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+from pyspark import StorageLevel
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -86,13 +87,28 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def _materialized(df: DataFrame) -> DataFrame:
+    """Cache `df` (columnar, spilling to disk) and compute it now, once. The later passes read
+    only the columns they need from it. Only for frames derived from immutable bronze pages:
+    the change set, which reads breweries, is checkpointed instead, so that it cannot be
+    recomputed after the MERGE has changed its input."""
+    df = df.persist(StorageLevel.MEMORY_AND_DISK)
+    df.count()
+    return df
+
+
 def read_pages(spark: SparkSession, settings: Settings, batch: BatchInfo) -> DataFrame:
-    """The batch's page files, read once: `explode_pages` rows (records and empty pages)."""
-    lake = Lake(settings)
-    paths = [lake.uri_of_key(key) for key in batch.page_keys()]
-    if not paths:
+    """The batch's page files, read once: `explode_pages` rows (records and empty pages).
+
+    The batch folder is listed once (`page-*.json`) rather than every page named: thousands of
+    explicit paths cost Spark a file-status call each. `verify_pages` then holds what was read
+    to the manifest, page by page, in both directions."""
+    if not batch.manifest.pages:
         return explode_pages(spark.createDataFrame([], "path string, content binary"))
-    return explode_pages(spark.read.format("binaryFile").load(paths).select("path", "content"))
+    folder = Lake(settings).uri_of_key(batch.key)
+    spark.catalog.refreshByPath(folder)  # the session caches listings: read the pages as they are
+    pages = spark.read.format("binaryFile").option("pathGlobFilter", "page-*.json").load(folder)
+    return explode_pages(pages.select("path", "content"))
 
 
 def read_batch(spark: SparkSession, settings: Settings, batch: BatchInfo) -> DataFrame:
@@ -103,16 +119,23 @@ def read_batch(spark: SparkSession, settings: Settings, batch: BatchInfo) -> Dat
 
 def verify_pages(batch: BatchInfo, summary: list[Row]) -> None:
     """Every page's sha256 and record count (`page_summary`, computed by Spark) equal the
-    manifest's; a BatchError naming the page and the fix otherwise."""
+    manifest's, and no page is there that the manifest does not list; a BatchError naming the
+    page and the fix otherwise."""
     seen = {r["page"]: (r["sha256"], r["records"]) for r in summary}
     for entry in batch.manifest.pages:
-        sha, records = seen.get(entry.file, (None, None))
+        sha, records = seen.pop(entry.file, (None, None))
         if sha != entry.sha256 or records != entry.records:
             raise BatchError(
                 f"batch {batch.batch_id} page {entry.file}: found sha256={sha} records={records}, "
                 f"manifest says sha256={entry.sha256} records={entry.records}; the page was "
                 "changed or is not a JSON array — re-ingest with `brewlake bronze`"
             )
+    if seen:
+        raise BatchError(
+            f"batch {batch.batch_id} holds pages its manifest does not list: "
+            f"{', '.join(sorted(seen)[:5])}{' …' if len(seen) > 5 else ''}; they were added "
+            "after ingestion — remove them or re-ingest with `brewlake bronze`"
+        )
 
 
 def location_mapping(
@@ -142,7 +165,7 @@ def apply_batch(
         read_pages(spark, settings, batch)
         .transform(with_parsed_record)
         .transform(cleanse)
-        .localCheckpoint()
+        .transform(_materialized)
     )
     verify_pages(batch, parsed.transform(page_summary).collect())
     records = parsed.where(is_record())
@@ -159,7 +182,7 @@ def apply_batch(
         .transform(with_location_suspect, aliases.bounds)
         .transform(with_content_hash)
         .transform(validate)
-        .localCheckpoint()
+        .localCheckpoint()  # row format: a columnar cache of this wide frame needs far more heap
     )
     parsed.unpersist()
     totals = validated.agg(
@@ -228,7 +251,7 @@ def apply_batch(
             previous_snapshot_date=previous_snapshot_date,
             updated_at=started,
         )
-    changes = changes.localCheckpoint()
+    changes = changes.localCheckpoint()  # fixed before the MERGE changes `current`
     validated.unpersist()
     actions = {r["_action"]: r["count"] for r in changes.groupBy("_action").count().collect()}
     marker = BatchMarker(

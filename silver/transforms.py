@@ -37,10 +37,18 @@ def explode_pages(pages: DataFrame) -> DataFrame:
     or not a JSON array at all). The page's sha256 rides on its first row only, so the pages are
     read, hashed and split in one pass and verified from the result (`page_summary`)."""
     elements = F.from_json(F.decode(F.col("content"), "UTF-8"), T.ArrayType(T.StringType()))
-    exploded = pages.select(
+    # Page-level values first, then the explode: a generator beside them would carry the page
+    # bytes into every element's row (a copy of the page per record) and hash the page again
+    # for each of them.
+    per_page = pages.select(
         F.regexp_extract(F.col("path"), r"([^/]+)$", 1).alias("page"),
         F.sha2(F.col("content"), 256).alias("_page_sha256"),
-        F.posexplode_outer(elements).alias("position", "raw_record"),
+        elements.alias("_elements"),
+    )
+    exploded = per_page.select(
+        "page",
+        "_page_sha256",
+        F.posexplode_outer(F.col("_elements")).alias("position", "raw_record"),
     )
     first_row = F.coalesce(F.col("position"), F.lit(0)) == 0
     return exploded.withColumn("_page_sha256", F.when(first_row, F.col("_page_sha256")))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -240,3 +241,26 @@ def test_crash_after_data_commit_neither_double_applies_nor_skips(spark, lake_se
     assert load(spark, lake_settings, SILVER_HISTORY).count() == 9
     assert load(spark, lake_settings, SILVER_APPLIED_BATCHES).count() == 2
     assert load(spark, lake_settings, SILVER_BREWERIES).where(F.col("is_active")).count() == 8
+
+
+def test_a_changed_or_unlisted_page_stops_the_batch_before_anything_is_written(
+    spark, lake_settings
+):
+    from brewlake.batches import BatchError, list_batches
+    from brewlake.storage import open_store
+
+    write_batch(lake_settings, DAY1, [brewery("a")], [brewery("b")])
+    (batch,) = list_batches(open_store(lake_settings), Lake(lake_settings))
+    root = Path(lake_settings.spark_lake_root) / batch.key
+    page2 = root / "page-00002.json"
+    original = page2.read_bytes()
+
+    page2.write_bytes(json.dumps([brewery("b", name="Tampered")]).encode())  # same count
+    with pytest.raises(BatchError, match=r"page page-00002\.json: found sha256=.* records=1"):
+        run(spark, lake_settings, DAY1)
+
+    page2.write_bytes(original)
+    (root / "page-00003.json").write_bytes(json.dumps([brewery("smuggled")]).encode())
+    with pytest.raises(BatchError, match=r"pages its manifest does not list: page-00003\.json"):
+        run(spark, lake_settings, DAY1)
+    assert load(spark, lake_settings, SILVER_BREWERIES).count() == 0
