@@ -15,6 +15,7 @@ import json
 import shutil
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         work = WORK / name
         work.mkdir(parents=True, exist_ok=True)
-        body = CASES[name](work, args.quick)
+        try:
+            body = CASES[name](work, args.quick)
+        except Exception as exc:  # one broken case must not throw away the others' figures
+            traceback.print_exc()
+            failed = {"case": name, "name": f"{name} case ran", "target": "completes"}
+            body = {"error": repr(exc), "targets": [{**failed, "measured": "error", "met": False}]}
         body["case_seconds"] = round(time.perf_counter() - t0, 1)
         report["cases"][name] = body
         report["targets"].extend(body.pop("targets", []))
