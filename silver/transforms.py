@@ -355,19 +355,7 @@ def history_versions(
         | (F.col("_h_hash") != F.col("content_hash"))
         | (F.col("_h_active") != F.col("is_active"))
     )
-    extra = {
-        "valid_from": F.col("changed_on"),
-        "valid_to": F.lit(None).cast(T.DateType()),
-        "is_current": F.lit(True),
-        "recorded_at": F.lit(recorded_at).cast(T.TimestampType()),
-    }
-    return changed.select(
-        *[
-            (extra[f.name] if f.name in extra else F.col(f.name)).cast(f.dataType).alias(f.name)
-            for f in SILVER_HISTORY_SCHEMA.fields
-        ],
-        F.col("_h_hash").isNotNull().alias("_has_open_version"),
-    )
+    return _as_versions(changed, recorded_at, has_open_version=F.col("_h_hash").isNotNull())
 
 
 def history_from_changes(changes: DataFrame, recorded_at: dt.datetime) -> DataFrame:
@@ -376,18 +364,26 @@ def history_from_changes(changes: DataFrame, recorded_at: dt.datetime) -> DataFr
 
     Equal to `history_versions` over breweries right after that MERGE, without reading breweries
     or history: the daily cost follows the change set, not the table size."""
+    return _as_versions(changes, recorded_at, has_open_version=F.col("_action") != "insert")
+
+
+def _as_versions(
+    rows: DataFrame, recorded_at: dt.datetime, *, has_open_version: Column
+) -> DataFrame:
+    """Silver rows as new current SCD2 versions (valid from `changed_on`), plus
+    `_has_open_version`: whether a current version of the id must be closed first."""
     extra = {
         "valid_from": F.col("changed_on"),
         "valid_to": F.lit(None).cast(T.DateType()),
         "is_current": F.lit(True),
         "recorded_at": F.lit(recorded_at).cast(T.TimestampType()),
     }
-    return changes.select(
+    return rows.select(
         *[
             (extra[f.name] if f.name in extra else F.col(f.name)).cast(f.dataType).alias(f.name)
             for f in SILVER_HISTORY_SCHEMA.fields
         ],
-        (F.col("_action") != "insert").alias("_has_open_version"),
+        has_open_version.alias("_has_open_version"),
     )
 
 
