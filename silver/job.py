@@ -49,6 +49,7 @@ from silver.transforms import (
     is_quarantined,
     is_record,
     page_summary,
+    parse_pages,
     raw_location_profile,
     select_accepted,
     to_quarantine_rows,
@@ -97,24 +98,28 @@ def _materialized(df: DataFrame) -> DataFrame:
     return df
 
 
-def read_pages(spark: SparkSession, settings: Settings, batch: BatchInfo) -> DataFrame:
-    """The batch's page files, read once: `explode_pages` rows (records and empty pages).
+def page_files(spark: SparkSession, settings: Settings, batch: BatchInfo) -> DataFrame:
+    """The batch's page files as (path, content).
 
     The batch folder is listed once (`page-*.json`) rather than every page named: thousands of
     explicit paths cost Spark a file-status call each. `verify_pages` then holds what was read
     to the manifest, page by page, in both directions."""
     if not batch.manifest.pages:
-        return explode_pages(spark.createDataFrame([], "path string, content binary"))
+        return spark.createDataFrame([], "path string, content binary")
     folder = Lake(settings).uri_of_key(batch.key)
     spark.catalog.refreshByPath(folder)  # the session caches listings: read the pages as they are
     pages = spark.read.format("binaryFile").option("pathGlobFilter", "page-*.json").load(folder)
-    return explode_pages(pages.select("path", "content"))
+    return pages.select("path", "content")
+
+
+def read_pages(spark: SparkSession, settings: Settings, batch: BatchInfo) -> DataFrame:
+    """The batch's page files, read once: `explode_pages` rows (records and empty pages)."""
+    return explode_pages(page_files(spark, settings, batch))
 
 
 def read_batch(spark: SparkSession, settings: Settings, batch: BatchInfo) -> DataFrame:
     """One row per record of the batch: page, position, raw_record (page bytes read by Spark)."""
-    pages = read_pages(spark, settings, batch)
-    return pages.where(is_record()).select("page", "position", "raw_record")
+    return parse_pages(page_files(spark, settings, batch))
 
 
 def verify_pages(batch: BatchInfo, summary: list[Row]) -> None:
