@@ -24,6 +24,7 @@ SILVER_BREWERIES = TableRef("silver", "breweries")
 SILVER_HISTORY = TableRef("silver", "breweries_history")
 SILVER_QUARANTINE = TableRef("silver", "breweries_quarantine")
 SILVER_APPLIED_BATCHES = TableRef("silver", "applied_batches")
+SILVER_LOCATIONS = TableRef("silver", "locations")
 GOLD_BREWERY_COUNTS = TableRef("gold", "brewery_counts")
 GOLD_COUNTS_BY_COUNTRY_TYPE = TableRef("gold", "brewery_counts_by_country_type")
 GOLD_COUNTS_BY_TYPE = TableRef("gold", "brewery_counts_by_type")
@@ -36,6 +37,7 @@ TABLES: tuple[TableRef, ...] = (
     SILVER_HISTORY,
     SILVER_QUARANTINE,
     SILVER_APPLIED_BATCHES,
+    SILVER_LOCATIONS,
     GOLD_BREWERY_COUNTS,
     GOLD_COUNTS_BY_COUNTRY_TYPE,
     GOLD_COUNTS_BY_TYPE,
