@@ -63,10 +63,7 @@ def register_table(spark: SparkSession, settings: Settings, table: TableRef) -> 
     if not DeltaTable.isDeltaTable(spark, location):
         return False
     name = f"{_quote(table.database)}.{_quote(table.name)}"
-    spark.sql(
-        f"CREATE DATABASE IF NOT EXISTS {_quote(table.database)} "
-        f"LOCATION {_literal(Lake(settings).database_location(table.database))}"
-    )
+    create_database(spark, settings, table.database)
     # Re-point rather than trust an earlier registration: one session may serve several lakes
     # (tests, `brewlake run` after a settings change). Tables are EXTERNAL, so DROP only forgets
     # the name and never touches data. Databases are never dropped: the in-memory catalog would
@@ -90,14 +87,22 @@ def forget_name(spark: SparkSession, name: str) -> None:
         spark.sql(f"DROP VIEW IF EXISTS {name}")
 
 
+def create_database(spark: SparkSession, settings: Settings, database: str) -> None:
+    """Create `database` at its lake location unless the session already has it."""
+    # Spark 4.2 logs `WARN CreateNamespaceExec: Namespace … was created concurrently` for every
+    # CREATE DATABASE IF NOT EXISTS of a database that exists, even from a single thread: ask first.
+    if spark.catalog.databaseExists(database):
+        return
+    spark.sql(
+        f"CREATE DATABASE IF NOT EXISTS {_quote(database)} "
+        f"LOCATION {_literal(Lake(settings).database_location(database))}"
+    )
+
+
 def register_databases(spark: SparkSession, settings: Settings) -> None:
     """Create the four databases at their lake locations (idempotent)."""
-    lake = Lake(settings)
     for database in DATABASES:
-        spark.sql(
-            f"CREATE DATABASE IF NOT EXISTS {_quote(database)} "
-            f"LOCATION {_literal(lake.database_location(database))}"
-        )
+        create_database(spark, settings, database)
 
 
 def register_catalog(spark: SparkSession, settings: Settings) -> list[TableRef]:
