@@ -91,6 +91,11 @@ _CONTENT_FIELDS = [
     T.StructField("is_location_suspect", T.BooleanType()),
 ]
 
+# Coordinates are kept to 7 decimals (about 1 cm): the API's coordinates wobble beyond the 11th
+# decimal between snapshots (47.867323017472 -> 47.86732301747203), and a version opens only on a
+# change people care about.
+COORDINATE_DECIMALS = 7
+
 SILVER_PARTITION_COLUMNS: tuple[str, ...] = ("country", "state")
 
 SILVER_BREWERIES_SCHEMA = T.StructType(
@@ -131,8 +136,11 @@ SILVER_QUARANTINE_SCHEMA = T.StructType(
         T.StructField("raw_record", S),
         T.StructField("id", S),
         T.StructField("failed_rules", T.ArrayType(S)),
+        # The logical date of the run that quarantined the record (as in applied_batches); the
+        # batch's own date is `ingest_date` (added last, so older tables gain it in place).
         T.StructField("logical_date", T.DateType()),
         T.StructField("quarantined_at", T.TimestampType()),
+        T.StructField("ingest_date", T.DateType()),
     ]
 )
 
@@ -150,5 +158,21 @@ SILVER_APPLIED_BATCHES_SCHEMA = T.StructType(
         T.StructField("updated", T.LongType()),
         T.StructField("deactivated", T.LongType()),
         T.StructField("applied_at", T.TimestampType()),
+    ]
+)
+
+SILVER_LOCATIONS_SCHEMA = T.StructType(
+    [
+        T.StructField("country_raw", S),
+        T.StructField("state_raw", S),
+        T.StructField("country", S),
+        T.StructField("state", S),
+        # Records with this raw pair in `batch_id`, the latest batch that changed the count.
+        T.StructField("rows", T.LongType()),
+        T.StructField("first_batch_id", S),
+        T.StructField("first_seen_date", T.DateType()),
+        T.StructField("batch_id", S),
+        # The alias map (`LocationAliases.fingerprint`) the canonical pair was chosen with.
+        T.StructField("alias_map_sha256", S),
     ]
 )

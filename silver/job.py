@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from pyspark import StorageLevel
@@ -27,11 +27,12 @@ from brewlake.catalog import (
     SILVER_APPLIED_BATCHES,
     SILVER_BREWERIES,
     SILVER_HISTORY,
+    SILVER_LOCATIONS,
     SILVER_QUARANTINE,
     register_table,
 )
 from brewlake.config import Settings
-from brewlake.errors import QualityBreach
+from brewlake.errors import ConfigError, QualityBreach
 from brewlake.jobs import run_layer_job
 from brewlake.lake import Lake
 from brewlake.log import get_logger
@@ -39,7 +40,7 @@ from brewlake.parallel import concurrently
 from brewlake.runs import LayerResult, QualityCheck
 from brewlake.storage import open_store
 from silver import merge
-from silver.locations import LocationAliases, canonical_locations, load_aliases
+from silver.locations import LocationAliases, canonical_locations, load_aliases, location_rows
 from silver.merge import BatchMarker
 from silver.transforms import (
     changed_rows,
@@ -66,7 +67,20 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-SILVER_TABLES = (SILVER_BREWERIES, SILVER_HISTORY, SILVER_QUARANTINE, SILVER_APPLIED_BATCHES)
+SILVER_TABLES = (
+    SILVER_BREWERIES,
+    SILVER_HISTORY,
+    SILVER_QUARANTINE,
+    SILVER_APPLIED_BATCHES,
+    SILVER_LOCATIONS,
+)
+# Session properties silver needs for its whole run, restored afterwards (gold shares the
+# session under `brewlake run`). Constraint propagation explodes (minutes, then
+# OutOfMemoryError) on the wide MERGE source plans built here; it only infers extra filters, so
+# turning it off changes no result.
+RUN_CONF = {"spark.sql.constraintPropagation.enabled": "false"}
+# For the breweries MERGE only: few, large files, one per touched (country, state) partition.
+MERGE_CONF = {"spark.databricks.delta.merge.repartitionBeforeWrite.enabled": "true"}
 # Where a test (or a chaos drill) can make the job die: right after the breweries commit,
 # before history and the audit row are written.
 FAULT_POINTS = ("after_breweries_commit",)
@@ -143,13 +157,54 @@ def verify_pages(batch: BatchInfo, summary: list[Row]) -> None:
         )
 
 
-def location_mapping(
-    spark: SparkSession, pairs: list[tuple[str | None, str | None, int]], aliases: LocationAliases
-) -> DataFrame:
-    """The batch's distinct raw (country, state, count) pairs mapped on the driver, as a frame."""
-    mapping = canonical_locations(pairs, aliases)
-    rows = [(cr, sr, c, s) for (cr, sr), (c, s) in mapping.items()]
-    return spark.createDataFrame(rows, _MAPPING_SCHEMA)
+@dataclass
+class Places:
+    """silver.locations as this run knows it: the alias map and every raw place mapped so far.
+
+    A batch's raw pairs are mapped with the spellings already established, so a spelling that
+    wins by frequency today and loses tomorrow never moves a row between partitions."""
+
+    aliases: LocationAliases
+    location: str
+    known: dict
+
+    @classmethod
+    def load(cls, spark: SparkSession, settings: Settings, location: str) -> Places:
+        known = merge.read_locations(spark, location)
+        places = cls(load_aliases(settings.conf_dir), location, known)
+        stale = {r["alias_map_sha256"] for r in places.known.values()} - {places.fingerprint}
+        if stale:
+            raise ConfigError(
+                "silver: the location alias map differs from the one silver.locations was built "
+                f"with (sha256 {places.fingerprint[:12]}…, table {sorted(stale)[0][:12]}…); run "
+                "`brewlake silver --rebuild` to re-apply every batch with it, or restore the map"
+            )
+        return places
+
+    @property
+    def fingerprint(self) -> str:
+        return self.aliases.fingerprint()
+
+    def mapping(self, pairs: list[tuple]) -> dict:
+        established = {raw: (r["country"], r["state"]) for raw, r in self.known.items()}
+        return canonical_locations(pairs, self.aliases, established)
+
+    def as_frame(self, spark: SparkSession, mapping: dict) -> DataFrame:
+        rows = [(cr, sr, c, s) for (cr, sr), (c, s) in mapping.items()]
+        return spark.createDataFrame(rows, _MAPPING_SCHEMA)
+
+    def record(self, spark: SparkSession, mapping: dict, pairs: list[tuple], batch: BatchInfo):
+        """Write the batch's new raw pairs and changed counts to silver.locations."""
+        rows = location_rows(
+            mapping,
+            pairs,
+            self.known,
+            batch_id=batch.batch_id,
+            ingest_date=batch.ingest_date,
+            alias_map_sha256=self.fingerprint,
+        )
+        merge.upsert_locations(spark, self.location, rows)
+        self.known.update({(r["country_raw"], r["state_raw"]): r for r in rows})
 
 
 def apply_batch(
@@ -158,7 +213,7 @@ def apply_batch(
     batch: BatchInfo,
     *,
     locations: dict,
-    aliases: LocationAliases,
+    places: Places,
     previous_snapshot_date: dt.date | None,
     logical_date: dt.date,
     args: argparse.Namespace,
@@ -180,11 +235,12 @@ def apply_batch(
         log.warning("silver.schema_drift", batch_id=batch.batch_id, unknown_fields=",".join(drift))
         result.details.setdefault("unknown_fields", drift)
     pairs = [(r["country_raw"], r["state_raw"], r["count"]) for r in profile]
+    mapping = places.mapping(pairs)
 
     validated = (
         records.drop("_page_sha256")
-        .transform(with_canonical_location, location_mapping(spark, pairs, aliases))
-        .transform(with_location_suspect, aliases.bounds)
+        .transform(with_canonical_location, places.as_frame(spark, mapping))
+        .transform(with_location_suspect, places.aliases.bounds)
         .transform(with_content_hash)
         .transform(validate)
         .localCheckpoint()  # row format: a columnar cache of this wide frame needs far more heap
@@ -215,7 +271,13 @@ def apply_batch(
     result.duplicates += duplicates
 
     if quarantined:
-        quarantine = to_quarantine_rows(validated, batch.batch_id, batch.ingest_date, started)
+        quarantine = to_quarantine_rows(
+            validated,
+            batch.batch_id,
+            ingest_date=batch.ingest_date,
+            logical_date=logical_date,
+            quarantined_at=started,
+        )
         merge.replace_quarantine(quarantine, locations[SILVER_QUARANTINE], batch.batch_id)
     if not check.passed:
         raise QualityBreach(
@@ -240,6 +302,7 @@ def apply_batch(
             result.checks,
         )
 
+    places.record(spark, mapping, pairs, batch)  # before the data: a rerun maps the same way
     incoming = to_silver_rows(
         select_accepted(validated), batch.batch_id, batch.ingest_date, started
     )
@@ -272,9 +335,7 @@ def apply_batch(
     )
     insert_only = set(actions) == {"insert"}
     if actions:
-        # Few, large files: one per touched (country, state) partition.
-        spark.conf.set("spark.databricks.delta.merge.repartitionBeforeWrite.enabled", "true")
-        with merge.commit_metadata(spark, marker):
+        with merge.session_conf(spark, MERGE_CONF), merge.commit_metadata(spark, marker):
             merge.apply_changes(spark, breweries_location, changes, insert_only=insert_only)
         _fault(args, "after_breweries_commit")
         # History follows from the change set; a crash before this commit is repaired by
@@ -335,12 +396,16 @@ def recover(spark: SparkSession, locations: dict, logical_date: dt.date) -> tupl
 def run(
     spark: SparkSession, settings: Settings, logical_date: dt.date, args: argparse.Namespace
 ) -> LayerResult:
+    with merge.session_conf(spark, RUN_CONF):
+        return _run(spark, settings, logical_date, args)
+
+
+def _run(
+    spark: SparkSession, settings: Settings, logical_date: dt.date, args: argparse.Namespace
+) -> LayerResult:
     lake = Lake(settings)
     locations = {t: lake.table_location(t) for t in SILVER_TABLES}
     result = LayerResult(layer="silver")
-    # Constraint propagation explodes (minutes, then OutOfMemoryError) on the wide MERGE source
-    # plans built here; it only infers extra filters, so turning it off changes no result.
-    spark.conf.set("spark.sql.constraintPropagation.enabled", "false")
     before = {t: merge.version_of(spark, loc) for t, loc in locations.items()}
     created = concurrently(lambda t: merge.ensure_table(spark, t, locations[t]), list(locations))
     for table, is_new in zip(locations, created, strict=True):
@@ -358,7 +423,7 @@ def run(
     pending = [b for b in batches if high_water is None or (b.ingest_date, b.batch_id) > high_water]
     skipped = len(batches) - len(pending)
     log.info("silver.plan", batches=len(batches), pending=len(pending), already_applied=skipped)
-    aliases = load_aliases(settings.conf_dir)
+    places = Places.load(spark, settings, locations[SILVER_LOCATIONS])
     previous = high_water[0] if high_water else None
     try:
         for batch in pending:
@@ -367,7 +432,7 @@ def run(
                 settings,
                 batch,
                 locations=locations,
-                aliases=aliases,
+                places=places,
                 previous_snapshot_date=previous,
                 logical_date=logical_date,
                 args=args,

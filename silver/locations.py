@@ -4,24 +4,37 @@ A batch of ~12,000 breweries holds only a few hundred distinct (country, state) 
 collects them once, `canonical_locations()` maps each raw pair to its canonical pair here, and a
 small broadcast DataFrame carries the mapping back to Spark (`transforms.with_canonical_location`).
 
-Canonicalisation: trim, collapse inner whitespace, Unicode NFC, then the alias map
-(`conf/locations.toml`, extended by `conf/locations.local.toml`), then one spelling per
-case-insensitive name. States are matched only within their canonical country, so two places
-with the same name in different countries never merge.
+Canonicalisation: trim, collapse inner whitespace, Unicode NFC, then the alias map (the default
+`silver/locations.toml` shipped with the package, extended by `locations.local.toml` in
+`BREWLAKE_CONF_DIR`), then one spelling per case-insensitive name. States are matched only within
+their canonical country, so two places with the same name in different countries never merge.
+
+A spelling, once chosen, is kept: the job passes the places it has already mapped
+(`silver.locations`) as `established`, and only names never seen before get a spelling chosen
+from the batch. Among a new name's spellings an alias target wins, then a well-formed one
+("Missouri" over "MIssouri", "missouri" or "MISSOURI", however frequent those are), then the most
+frequent.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 import re
 import tomllib
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from brewlake.errors import ConfigError
 
+# The default map ships inside the package (a wheel install has no conf/ folder); these files in
+# `BREWLAKE_CONF_DIR`, when present, extend it in this order.
+DEFAULT_ALIAS_FILE = "locations.toml"
 ALIAS_FILES = ("locations.toml", "locations.local.toml")
 # Hive's marker for a null partition value: a state literally spelled like this would share the
 # null partition, so it is treated as missing (the raw value stays in `state_raw`).
@@ -89,6 +102,13 @@ class LocationAliases:
             {**self.countries, **other.countries}, states, {**self.bounds, **other.bounds}
         )
 
+    def fingerprint(self) -> str:
+        """sha256 of the country and state aliases: what decides a mapping (bounds do not)."""
+        body = json.dumps(
+            {"countries": self.countries, "states": self.states}, sort_keys=True, ensure_ascii=False
+        )
+        return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
     def country(self, name: str) -> str:
         return self.countries.get(fold(name), name)
 
@@ -105,26 +125,53 @@ class LocationAliases:
         return any(v == name for v in targets)
 
 
+def _read_alias_file(text: str, where: str) -> LocationAliases:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML ({exc})") from None
+    return LocationAliases.from_dict(data, where)
+
+
+def default_aliases() -> LocationAliases:
+    """The alias map shipped with the package; a ConfigError if the install lacks it."""
+    default = resources.files("silver").joinpath(DEFAULT_ALIAS_FILE)
+    if not default.is_file():
+        raise ConfigError(
+            f"the default location map silver/{DEFAULT_ALIAS_FILE} is missing from the installed "
+            "package; reinstall brewlake (pip install --force-reinstall brewlake)"
+        )
+    return _read_alias_file(default.read_text(encoding="utf-8"), f"silver/{DEFAULT_ALIAS_FILE}")
+
+
 def load_aliases(conf_dir: str | Path) -> LocationAliases:
-    """The alias map from `conf_dir` (both files optional; the local one wins)."""
-    aliases = LocationAliases()
+    """The default alias map, extended by the alias files in `conf_dir` (optional; later wins)."""
+    aliases = default_aliases()
     for name in ALIAS_FILES:
         path = Path(conf_dir) / name
-        if not path.is_file():
-            continue
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-        aliases = aliases.merged(LocationAliases.from_dict(data, str(path)))
+        if path.is_file():
+            aliases = aliases.merged(_read_alias_file(path.read_text(encoding="utf-8"), str(path)))
     return aliases
 
 
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def casing_defects(name: str) -> int:
+    """How far a spelling is from well-formed case: 1 each for a word with a stray capital
+    ("MIssouri"), a name all in lower case ("missouri") and one shouting in upper case
+    ("MISSOURI"; short abbreviations such as "NSW" are fine)."""
+    words = _WORD.findall(name)
+    stray = any(w[:2].isupper() and any(ch.islower() for ch in w[2:]) for w in words)
+    lower = name == name.lower() != name.upper()
+    shouting = name == name.upper() != name.lower() and any(len(w) > 3 for w in words)
+    return int(stray) + int(lower) + int(shouting)
+
+
 def _spelling_rank(name: str, count: int, is_target: bool) -> tuple:
-    # Highest wins: an alias target, then the most frequent spelling, then one that is neither
-    # all lower- nor all upper-case ("Missouri" over "MISSOURI"), then the smallest string.
-    mixed = name != name.lower() and name != name.upper()
-    return (is_target, count, mixed, _Reversed(name))
+    # Highest wins: an alias target, then the best-formed case, then the most frequent
+    # spelling, then the smallest string.
+    return (is_target, -casing_defects(name), count, _Reversed(name))
 
 
 class _Reversed(str):
@@ -138,24 +185,36 @@ class _Reversed(str):
 
 
 def _pick_spellings(
-    counts: Mapping[tuple, int], is_target
+    counts: Mapping[tuple, int], is_target, established: Mapping[tuple, str]
 ) -> dict[tuple, str]:  # group key -> spelling
+    """One spelling per group: the established one where the group has one, else the best."""
     groups: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for (group, spelling), count in counts.items():
         groups[group][spelling] += count
     return {
-        group: max(
-            spellings, key=lambda s, g=group: _spelling_rank(s, spellings[s], is_target(g, s))
-        )
+        group: established.get(group)
+        or max(spellings, key=lambda s, g=group: _spelling_rank(s, spellings[s], is_target(g, s)))
         for group, spellings in groups.items()
     }
 
 
+Place = tuple[str | None, str | None]
+
+
 def canonical_locations(
-    pairs: Iterable[tuple[str | None, str | None, int]], aliases: LocationAliases
-) -> dict[tuple[str | None, str | None], tuple[str | None, str | None]]:
-    """Map each raw (country, state) pair, with its row count, to its canonical pair."""
+    pairs: Iterable[tuple[str | None, str | None, int]],
+    aliases: LocationAliases,
+    established: Mapping[Place, Place] | None = None,
+) -> dict[Place, Place]:
+    """Map each raw (country, state) pair, with its row count, to its canonical pair.
+
+    `established` (raw pair -> canonical pair, as silver.locations holds it) fixes the spelling
+    of every name it covers: a new raw spelling of a known place joins the known spelling."""
     pairs = [(c, s, int(n or 0)) for c, s, n in pairs]
+    established = established or {}
+    # A group's key is the folded name, so any canonical spelling names its own group.
+    known_countries = {(fold(c),): c for c, _ in established.values() if c is not None}
+    known_states = {(c, fold(s)): s for c, s in established.values() if s is not None}
 
     # 1. countries: clean, alias, one spelling per folded name.
     country_of: dict[str | None, str | None] = {}
@@ -166,7 +225,9 @@ def canonical_locations(
         country_of[raw_country] = name
         if name is not None:
             country_counts[((fold(name),), name)] += n
-    country_spelling = _pick_spellings(country_counts, lambda _g, s: aliases.is_country_target(s))
+    country_spelling = _pick_spellings(
+        country_counts, lambda _g, s: aliases.is_country_target(s), known_countries
+    )
 
     def canonical_country(raw: str | None) -> str | None:
         name = country_of[raw]
@@ -182,7 +243,9 @@ def canonical_locations(
         state_of[(raw_country, raw_state)] = name
         if name is not None:
             state_counts[((country, fold(name)), name)] += n
-    state_spelling = _pick_spellings(state_counts, lambda g, s: aliases.is_state_target(g[0], s))
+    state_spelling = _pick_spellings(
+        state_counts, lambda g, s: aliases.is_state_target(g[0], s), known_states
+    )
 
     mapping = {}
     for raw_country, raw_state, _ in pairs:
@@ -191,3 +254,37 @@ def canonical_locations(
         state = None if name is None else state_spelling[(country, fold(name))]
         mapping[(raw_country, raw_state)] = (country, state)
     return mapping
+
+
+def location_rows(
+    mapping: Mapping[Place, Place],
+    pairs: Iterable[tuple[str | None, str | None, int]],
+    known: Mapping[Place, Mapping],
+    *,
+    batch_id: str,
+    ingest_date: dt.date,
+    alias_map_sha256: str,
+) -> list[dict]:
+    """The silver.locations rows a batch adds or changes: its new raw pairs, and known pairs whose
+    record count changed. A batch like the last one changes nothing."""
+    rows = []
+    for raw_country, raw_state, count in pairs:
+        raw = (raw_country, raw_state)
+        old = known.get(raw)
+        if old is not None and old["rows"] == count:
+            continue
+        country, state = mapping[raw]
+        rows.append(
+            {
+                "country_raw": raw_country,
+                "state_raw": raw_state,
+                "country": country,
+                "state": state,
+                "rows": count,
+                "first_batch_id": old["first_batch_id"] if old else batch_id,
+                "first_seen_date": old["first_seen_date"] if old else ingest_date,
+                "batch_id": batch_id,
+                "alias_map_sha256": old["alias_map_sha256"] if old else alias_map_sha256,
+            }
+        )
+    return rows

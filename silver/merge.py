@@ -25,6 +25,7 @@ from brewlake.catalog import (
     SILVER_APPLIED_BATCHES,
     SILVER_BREWERIES,
     SILVER_HISTORY,
+    SILVER_LOCATIONS,
     SILVER_QUARANTINE,
 )
 from brewlake.errors import BrewlakeError
@@ -34,6 +35,7 @@ from brewlake.schemas import (
     SILVER_APPLIED_BATCHES_SCHEMA,
     SILVER_BREWERIES_SCHEMA,
     SILVER_HISTORY_SCHEMA,
+    SILVER_LOCATIONS_SCHEMA,
     SILVER_PARTITION_COLUMNS,
     SILVER_QUARANTINE_SCHEMA,
 )
@@ -69,6 +71,11 @@ TABLE_SPECS: dict[TableRef, tuple[T.StructType, tuple[str, ...], str]] = {
         SILVER_APPLIED_BATCHES_SCHEMA,
         (),
         "One row per bronze batch applied to silver.breweries (audit).",
+    ),
+    SILVER_LOCATIONS: (
+        SILVER_LOCATIONS_SCHEMA,
+        (),
+        "One row per raw (country_raw, state_raw) pair silver has seen: its canonical pair.",
     ),
 }
 
@@ -116,13 +123,27 @@ def check_schema(df: DataFrame, schema: T.StructType, table: TableRef) -> None:
 
 
 @contextmanager
-def commit_metadata(spark: SparkSession, marker: BatchMarker) -> Iterator[None]:
-    """Every Delta commit inside the block carries `marker` in its commitInfo.userMetadata."""
-    spark.conf.set(_USER_METADATA, json.dumps({MARKER_KEY: asdict(marker)}, sort_keys=True))
+def session_conf(spark: SparkSession, conf: dict[str, str]) -> Iterator[None]:
+    """Set session properties for the block only; each gets its earlier value (or none) back,
+    so nothing silver tunes leaks into the next layer of the same session."""
+    before = {key: spark.conf.get(key, None) for key in conf}
+    for key, value in conf.items():
+        spark.conf.set(key, value)
     try:
         yield
     finally:
-        spark.conf.unset(_USER_METADATA)
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+def commit_metadata(spark: SparkSession, marker: BatchMarker):
+    """Every Delta commit inside the block carries `marker` in its commitInfo.userMetadata."""
+    return session_conf(
+        spark, {_USER_METADATA: json.dumps({MARKER_KEY: asdict(marker)}, sort_keys=True)}
+    )
 
 
 def _marker_of(user_metadata: str | None) -> BatchMarker | None:
@@ -150,12 +171,16 @@ def version_of(spark: SparkSession, location: str) -> int | None:
 
 
 def ensure_table(spark: SparkSession, table: TableRef, location: str) -> bool:
-    """Create `table` empty at `location` with its fixed schema; True when it was created."""
+    """Create `table` empty at `location` with its fixed schema; True when it was created.
+
+    An existing table that lacks columns the schema ends with (added by a later release) gains
+    them, null in its old rows; any other difference is refused."""
     from delta.tables import DeltaTable
 
-    if is_delta(spark, location):
-        return False
     schema, partitions, comment = TABLE_SPECS[table]
+    if is_delta(spark, location):
+        _add_trailing_columns(spark, table, location, schema)
+        return False
     builder = DeltaTable.createIfNotExists(spark).location(location).addColumns(schema)
     if partitions:
         builder = builder.partitionedBy(*partitions)
@@ -167,6 +192,21 @@ def ensure_table(spark: SparkSession, table: TableRef, location: str) -> bool:
     builder.comment(comment).execute()
     log.info("silver.table_created", table=str(table), location=location)
     return True
+
+
+def _add_trailing_columns(
+    spark: SparkSession, table: TableRef, location: str, schema: T.StructType
+) -> None:
+    have = spark.read.format("delta").load(location).schema
+    known = [f.name for f in have.fields]
+    if known == schema.fieldNames():
+        return
+    if known != schema.fieldNames()[: len(known)]:
+        check_schema(spark.createDataFrame([], have), schema, table)  # raises, naming columns
+    added = schema.fields[len(known) :]
+    columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in added)
+    spark.sql(f"ALTER TABLE delta.`{location}` ADD COLUMNS ({columns})")
+    log.info("silver.table_evolved", table=str(table), added=",".join(f.name for f in added))
 
 
 def last_marker(spark: SparkSession, location: str) -> tuple[BatchMarker | None, int | None]:
@@ -276,6 +316,7 @@ def record_history(
 def _merge_history(spark: SparkSession, history_location: str, versions: DataFrame) -> None:
     from delta.tables import DeltaTable
 
+    check_schema(versions.drop("_has_open_version"), SILVER_HISTORY_SCHEMA, SILVER_HISTORY)
     staged = staged_history(versions)
     columns = {f.name: F.col(f"s.{f.name}") for f in SILVER_HISTORY_SCHEMA.fields}
     (
@@ -336,7 +377,35 @@ def reset_tables(spark: SparkSession, locations: dict[TableRef, str]) -> None:
     """
     from delta.tables import DeltaTable
 
-    for table in (SILVER_APPLIED_BATCHES, SILVER_QUARANTINE, SILVER_HISTORY):
+    for table in (SILVER_APPLIED_BATCHES, SILVER_QUARANTINE, SILVER_HISTORY, SILVER_LOCATIONS):
         DeltaTable.forPath(spark, locations[table]).delete()
     with commit_metadata(spark, BatchMarker(reset=True)):
         DeltaTable.forPath(spark, locations[SILVER_BREWERIES]).delete()
+
+
+def read_locations(spark: SparkSession, location: str) -> dict[tuple, dict]:
+    """silver.locations as {(country_raw, state_raw): row as a dict} (a few hundred rows)."""
+    rows = spark.read.format("delta").load(location).collect()
+    return {(r["country_raw"], r["state_raw"]): r.asDict() for r in rows}
+
+
+def upsert_locations(spark: SparkSession, location: str, rows: list[dict]) -> None:
+    """Insert new raw pairs and update the counts of known ones (one commit; none if empty)."""
+    from delta.tables import DeltaTable
+
+    if not rows:
+        return
+    source = spark.createDataFrame(
+        [tuple(r[f] for f in SILVER_LOCATIONS_SCHEMA.fieldNames()) for r in rows],
+        SILVER_LOCATIONS_SCHEMA,
+    )
+    check_schema(source, SILVER_LOCATIONS_SCHEMA, SILVER_LOCATIONS)
+    raw_pair = "t.country_raw <=> s.country_raw AND t.state_raw <=> s.state_raw"
+    (
+        DeltaTable.forPath(spark, location)
+        .alias("t")
+        .merge(source.coalesce(1).alias("s"), raw_pair)
+        .whenMatchedUpdate(set={"rows": "s.rows", "batch_id": "s.batch_id"})
+        .whenNotMatchedInsertAll()
+        .execute()
+    )

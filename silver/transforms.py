@@ -17,6 +17,7 @@ from brewlake.schemas import (
     API_FIELDS,
     BREWERY_RECORD_SCHEMA,
     CONTENT_COLUMNS,
+    COORDINATE_DECIMALS,
     SILVER_BREWERIES_SCHEMA,
     SILVER_HISTORY_SCHEMA,
     SILVER_QUARANTINE_SCHEMA,
@@ -115,9 +116,11 @@ def strip_float_artefact(column: Column) -> Column:
 
 
 def to_coordinate(column: Column) -> Column:
-    """Text -> finite double, else null (NaN and infinities are not coordinates)."""
+    """Text -> finite double rounded to `COORDINATE_DECIMALS` (half up), else null (NaN and
+    infinities are not coordinates)."""
     value = column.try_cast("double")
-    return F.when(~F.isnan(value) & (F.abs(value) != F.lit(float("inf"))), value)
+    finite = ~F.isnan(value) & (F.abs(value) != F.lit(float("inf")))
+    return F.when(finite, F.round(value, COORDINATE_DECIMALS))
 
 
 def cleanse(records: DataFrame) -> DataFrame:
@@ -233,9 +236,15 @@ def select_accepted(records: DataFrame) -> DataFrame:
 
 
 def to_quarantine_rows(
-    records: DataFrame, batch_id: str, logical_date: dt.date, quarantined_at: dt.datetime
+    records: DataFrame,
+    batch_id: str,
+    *,
+    ingest_date: dt.date,
+    logical_date: dt.date,
+    quarantined_at: dt.datetime,
 ) -> DataFrame:
-    """Rows of silver.breweries_quarantine: one per rejected record, with every failed rule."""
+    """Rows of silver.breweries_quarantine: one per rejected record, with every failed rule.
+    `ingest_date` is the batch's date, `logical_date` the run's (as in applied_batches)."""
     return (
         records.where(is_quarantined())
         .select(
@@ -246,6 +255,7 @@ def to_quarantine_rows(
             F.col("failed_rules"),
             F.lit(logical_date).alias("logical_date"),
             F.lit(quarantined_at).cast(T.TimestampType()).alias("quarantined_at"),
+            F.lit(ingest_date).alias("ingest_date"),
         )
         .select(*[F.col(f.name).cast(f.dataType) for f in SILVER_QUARANTINE_SCHEMA.fields])
     )

@@ -72,7 +72,7 @@ def _fold(value: str | None) -> str | None:
 
 
 def _aliases() -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    data = tomllib.loads((Path(PROJECT_ROOT) / "conf" / "locations.toml").read_text("utf-8"))
+    data = tomllib.loads((Path(PROJECT_ROOT) / "silver" / "locations.toml").read_text("utf-8"))
     countries = {_fold(k): _fold(v) for k, v in data.get("countries", {}).items()}
     states = {
         _fold(country): {_fold(k): _fold(v) for k, v in table.items()}

@@ -15,6 +15,7 @@ from brewlake.catalog import (
     SILVER_APPLIED_BATCHES,
     SILVER_BREWERIES,
     SILVER_HISTORY,
+    SILVER_LOCATIONS,
     SILVER_QUARANTINE,
 )
 from brewlake.errors import QualityBreach
@@ -25,7 +26,7 @@ from silver.transforms import as_of
 from tests.silver.conftest import brewery, write_batch
 
 DAY1, DAY2, DAY3 = dt.date(2025, 3, 1), dt.date(2025, 3, 2), dt.date(2025, 3, 3)
-TABLES = (SILVER_BREWERIES, SILVER_HISTORY, SILVER_QUARANTINE, SILVER_APPLIED_BATCHES)
+TABLES = job.SILVER_TABLES
 
 
 def run(spark, settings, day, **args):
@@ -162,7 +163,7 @@ def test_idempotent_rerun_and_day2_semantics(spark, lake_settings):
     after = versions(spark, settings)
     assert (r5.rows_in, r5.rows_out) == (9, 0)
     assert files(spark, settings) == day3_files
-    for table in (SILVER_BREWERIES, SILVER_HISTORY, SILVER_QUARANTINE):
+    for table in (SILVER_BREWERIES, SILVER_HISTORY, SILVER_QUARANTINE, SILVER_LOCATIONS):
         assert after[table] == before[table], table
     assert load(spark, settings, SILVER_APPLIED_BATCHES).count() == 4  # b1, b2, b3, b3 again
 

@@ -6,13 +6,14 @@ import unicodedata
 
 import pytest
 
-from brewlake.config import PROJECT_ROOT
 from brewlake.errors import ConfigError
 from silver.locations import (
     HIVE_NULL,
     LocationAliases,
     canonical_locations,
+    casing_defects,
     clean_text,
+    default_aliases,
     load_aliases,
 )
 
@@ -60,6 +61,78 @@ def test_case_variants_become_the_most_common_spelling():
     )
     assert set(mapping.values()) == {("United States", "Missouri")}
     assert mapping[(" United States", "MISSOURI ")] == ("United States", "Missouri")
+
+
+def test_well_formed_case_beats_frequency():
+    # The make-demo data (3,000 rows, seed 42): the typo is the most frequent spelling there.
+    mapping = canonical_locations(
+        [
+            ("United States", "MIssouri", 65),
+            ("United States", "MIssouri ", 2),
+            ("United States", "missouri", 48),
+            ("United States", " missouri ", 1),
+            ("United States", "Missouri", 48),
+            ("United States", "Missouri ", 1),
+            ("United States", "MISSOURI", 70),
+        ],
+        LocationAliases(),
+    )
+    assert set(mapping.values()) == {("United States", "Missouri")}
+
+
+@pytest.mark.parametrize(
+    ("name", "defects"),
+    [
+        ("Missouri", 0),
+        ("New South Wales", 0),
+        ("NSW", 0),
+        ("McLean", 0),
+        ("Hawke's Bay Region", 0),
+        ("Baden-Württemberg", 0),
+        ("MIssouri", 1),
+        ("missouri", 1),
+        ("MISSOURI", 1),
+        ("dolnośląskie", 1),
+        ("ŚLĄSKIE", 1),
+        ("1234", 0),
+    ],
+)
+def test_casing_defects(name, defects):
+    assert casing_defects(name) == defects
+
+
+def test_established_spellings_are_kept_when_the_majority_flips():
+    day1 = canonical_locations(
+        [("United States", "Oregon", 10), ("United States", "OREGON", 3)], LocationAliases()
+    )
+    assert set(day1.values()) == {("United States", "Oregon")}
+    # Day 2: a spelling that ranks higher on its own arrives; the place keeps its spelling, and a
+    # new raw spelling of a known place joins it; a new place still gets its own best spelling.
+    day2 = canonical_locations(
+        [
+            ("United States", "OREGON", 30),
+            (" united states", "oregon ", 5),
+            ("United States", "idaho", 2),
+            ("United States", "Idaho", 1),
+        ],
+        LocationAliases(),
+        established={("United States", "OREGON"): ("United States", "OREGON")},
+    )
+    assert day2 == {
+        ("United States", "OREGON"): ("United States", "OREGON"),
+        (" united states", "oregon "): ("United States", "OREGON"),
+        ("United States", "idaho"): ("United States", "Idaho"),
+        ("United States", "Idaho"): ("United States", "Idaho"),
+    }
+
+
+def test_fingerprint_follows_the_aliases_not_the_bounds():
+    base = {"countries": {"USA": "United States"}, "bounds": {"X": [1, 2, 3, 4]}}
+    same = LocationAliases.from_dict({**base, "bounds": {}})
+    other = LocationAliases.from_dict({**base, "countries": {"U.S.A.": "United States"}})
+    assert LocationAliases.from_dict(base).fingerprint() == same.fingerprint()
+    assert LocationAliases.from_dict(base).fingerprint() != other.fingerprint()
+    assert len(same.fingerprint()) == 64
 
 
 def test_ties_prefer_mixed_case_then_smallest_string():
@@ -123,8 +196,9 @@ def test_nfc_and_nfd_spellings_are_one_place():
     assert set(mapping.values()) == {("Germany", "Baden-Württemberg")}
 
 
-def test_repository_alias_file_covers_the_documented_cases():
-    aliases = load_aliases(PROJECT_ROOT / "conf")
+def test_packaged_alias_file_covers_the_documented_cases(tmp_path):
+    aliases = default_aliases()
+    assert load_aliases(tmp_path) == aliases  # an empty conf dir adds nothing
     mapping = canonical_locations(
         [
             ("Belgium", "Région flamande", 1),
@@ -154,6 +228,8 @@ def test_local_alias_file_extends_and_overrides(tmp_path):
     aliases = load_aliases(tmp_path)
     mapping = canonical_locations([("belgie", "flandre", 1), ("Belgium", "FLANDERS", 1)], aliases)
     assert set(mapping.values()) == {("Belgium", "Vlaanderen")}
+    # the packaged defaults are still there underneath
+    assert aliases.state("Australia", "NSW") == "New South Wales"
 
 
 def test_malformed_alias_file_names_the_file(tmp_path):

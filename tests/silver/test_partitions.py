@@ -41,6 +41,7 @@ SILVER_FOLDERS = (
     "silver/breweries_history/",
     "silver/breweries_quarantine/",
     "silver/applied_batches/",
+    "silver/locations/",
 )
 
 

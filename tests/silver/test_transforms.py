@@ -138,6 +138,36 @@ def test_cleanse_trims_nulls_empties_and_fixes_artefacts(spark):
     assert (got["a4"]["name"], got["a4"]["brewery_type"]) == (None, None)
 
 
+def test_coordinates_are_kept_to_seven_decimals(spark):
+    schema = "id string, text string"
+    raw = spark.createDataFrame(
+        [
+            ("noise-a", "47.867323017472"),
+            ("noise-b", "47.86732301747203"),  # the same place, next snapshot
+            ("half-up", "-122.12345675"),
+            ("short", "12.5"),
+            ("moved", "47.8673231"),  # 1 cm away: a real change
+            ("text", "abc"),
+            ("null", None),
+        ],
+        schema,
+    )
+    got = raw.select("id", tr.to_coordinate(F.col("text")).alias("coordinate"))
+    expected = spark.createDataFrame(
+        [
+            ("noise-a", 47.867323),
+            ("noise-b", 47.867323),
+            ("half-up", -122.1234568),
+            ("short", 12.5),
+            ("moved", 47.8673231),
+            ("text", None),
+            ("null", None),
+        ],
+        "id string, coordinate double",
+    )
+    assertDataFrameEqual(got, expected, checkRowOrder=False, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize(
     ("country", "lon", "lat", "suspect"),
     [
@@ -262,11 +292,14 @@ def test_duplicates_resolve_deterministically(spark):
     ]
     accepted = sorted((r.id, r.name) for r in tr.select_accepted(df).collect())
     assert accepted == [("bad", "Brewery bad"), ("conf", "New name"), ("same", "Brewery same")]
-    q = tr.to_quarantine_rows(df, "b1", DAY1, AT)
+    q = tr.to_quarantine_rows(df, "b1", ingest_date=DAY1, logical_date=DAY2, quarantined_at=AT)
     assert columns(q.schema) == columns(SILVER_QUARANTINE_SCHEMA)
-    assert sorted((r.id, r.page, r.failed_rules, r.logical_date) for r in q.collect()) == [
-        ("bad", "page-00001.json", ["brewery_type_unknown"], DAY1),
-        ("conf", "page-00001.json", ["duplicate_id_conflict"], DAY1),
+    rows = sorted(
+        (r.id, r.page, r.failed_rules, r.ingest_date, r.logical_date) for r in q.collect()
+    )
+    assert rows == [
+        ("bad", "page-00001.json", ["brewery_type_unknown"], DAY1, DAY2),
+        ("conf", "page-00001.json", ["duplicate_id_conflict"], DAY1, DAY2),
     ]
 
 
@@ -396,7 +429,9 @@ def test_history_versions_and_as_of(spark):
 
 def test_quarantine_rows_keep_the_raw_record(spark):
     raw = {"id": "q", "name": "Q", "brewery_type": "nope", "new_field": "x"}
-    q = tr.to_quarantine_rows(_validated(spark, raw), "b9", DAY2, AT).first()
+    q = tr.to_quarantine_rows(
+        _validated(spark, raw), "b9", ingest_date=DAY2, logical_date=DAY2, quarantined_at=AT
+    ).first()
     assert json.loads(q.raw_record) == raw
     assert (q.batch_id, q.id, q.failed_rules, q.quarantined_at) == (
         "b9",
