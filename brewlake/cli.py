@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 import sys
 
 from brewlake import __version__
+from brewlake import log as logmod
 
 # name -> (module, function, one-line help). Each function takes argv and returns an exit code.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -35,6 +37,12 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+def wants_verbose(argv: list[str]) -> bool:
+    """The sub-command got `--verbose`/`-v` (every command has it): Spark may print then."""
+    options = itertools.takewhile(lambda arg: arg != "--", argv)
+    return any(arg in ("--verbose", "-v") for arg in options)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -48,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"brewlake: error: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     module, function, _ = COMMANDS[name]
-    return int(getattr(importlib.import_module(module), function)(rest) or 0)
+    if not wants_verbose(rest):
+        logmod.quiet_spark()
+    code = int(getattr(importlib.import_module(module), function)(rest) or 0)
+    return logmod.report_run_log(code)
 
 
 if __name__ == "__main__":

@@ -75,6 +75,9 @@ class Settings:
     # --- logging
     log_format: str = "text"
     log_level: str = "INFO"
+    # Where the CLI writes Spark's own output (JVM start-up lines, log4j), one file per run; a
+    # local folder even when the lake is on S3. Created git-ignored (a `*` .gitignore inside).
+    log_dir: str = "./logs"
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -171,6 +174,12 @@ def _validate(s: Settings) -> None:
         )
     if s.log_format not in ("text", "json"):
         raise ConfigError(f"BREWLAKE_LOG_FORMAT={s.log_format!r}: use 'text' or 'json'")
+    log_scheme = urlparse(s.log_dir).scheme
+    if log_scheme and not (len(log_scheme) == 1 and os.name == "nt"):
+        raise ConfigError(
+            f"BREWLAKE_LOG_DIR={s.log_dir!r}: Spark writes its output to a local file; "
+            "use a local folder"
+        )
 
 
 def _env_name(field_name: str) -> str:

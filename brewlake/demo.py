@@ -4,7 +4,8 @@ Needs no internet and no services: a few thousand realistic breweries from `brew
 served on 127.0.0.1 with the real API's rules (`brewlake.replay`), the whole pipeline runs in one
 process into the lake (`./lake`, or `BREWLAKE_LAKE_ROOT`), and the largest rows of
 `gold.brewery_counts` are printed. Run it again and bronze lands a new batch while silver and
-gold change nothing (the same data).
+gold change nothing (the same data). Spark's own output goes to a run log in `./logs`
+(`BREWLAKE_LOG_DIR`), named on stderr only if the demo fails; `--verbose` shows it instead.
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42, help="generator seed")
     parser.add_argument("--date", type=parse_date, default=None, help="logical date")
     parser.add_argument("--top", type=int, default=15, help="rows of gold to print")
-    parser.add_argument("--verbose", "-v", action="store_true")
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="tracebacks, debug logs and Spark's output"
+    )
     args = parser.parse_args(argv)
 
     def go() -> int:
@@ -99,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo: {'done' if ok else 'FAILED'} in {time.monotonic() - t0:.0f} s")
         return 0 if ok else 1
 
-    return guarded(go, verbose=args.verbose)
+    if not args.verbose:
+        logmod.quiet_spark()
+    return logmod.report_run_log(guarded(go, verbose=args.verbose))
 
 
 if __name__ == "__main__":

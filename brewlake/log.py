@@ -5,15 +5,22 @@
 
 Values whose field names look secret are masked, and known secret values are scrubbed from every
 line, so a stray exception message cannot leak credentials.
+
+Spark's own output (the JVM's start-up lines, log4j) is not brewlake's to show: once a command
+calls `quiet_spark()`, the JVM a session starts writes to a run log in `log_dir` instead of the
+terminal, and `report_run_log(code)` names that file on stderr only when the command failed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 _SECRET_WORDS = ("secret", "password", "token", "access_key")
@@ -93,3 +100,74 @@ def configure(level: str = "INFO", fmt: str = "text", stream=None) -> None:
         logger.propagate = False
     # Spark's py4j chatter is noise at INFO.
     logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+# ---- Spark's output: the terminal (library use, tests, spark-submit) or a run log (the CLI).
+RUN_LOGS_KEPT = 10  # per command (app name); older run logs of that command are deleted
+_spark_output: dict[str, Any] = {"quiet": False, "run_log": None}
+
+
+def quiet_spark(enabled: bool = True) -> None:
+    """From now on, a JVM this process starts writes to a run log, not the terminal."""
+    _spark_output["quiet"] = enabled
+
+
+def is_spark_quiet() -> bool:
+    return bool(_spark_output["quiet"])
+
+
+def new_run_log(log_dir: str, name: str) -> Path:
+    """A fresh run log path `<log_dir>/<name>-<UTC time>-<pid>.log`; older ones of `name` beyond
+    the newest RUN_LOGS_KEPT are deleted.
+
+    A folder brewlake creates gets a `*` .gitignore (as pytest and ruff do for their caches), so
+    the default `./logs` never shows up in `git status`.
+    """
+    folder = Path(log_dir).expanduser()
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / ".gitignore").write_text("# created by brewlake\n*\n", encoding="utf-8")
+    older = sorted(folder.glob(f"{name}-*.log"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in older[RUN_LOGS_KEPT - 1 :]:
+        stale.unlink(missing_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return folder / f"{name}-{stamp}-{os.getpid()}.log"
+
+
+def run_log(log_dir: str, name: str) -> Path:
+    """This process's run log: chosen on the first call, the same file after."""
+    if _spark_output["run_log"] is None:
+        _spark_output["run_log"] = new_run_log(log_dir, name)
+    return _spark_output["run_log"]
+
+
+@contextlib.contextmanager
+def output_to(path: Path) -> Iterator[None]:
+    """Point file descriptors 1 and 2 at `path` while the block runs.
+
+    A child process started inside (Spark's JVM) inherits them and keeps writing to `path` for
+    its whole life; this process gets its own stdout and stderr back when the block ends.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(target, 1)
+        os.dup2(target, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, target):
+            os.close(fd)
+
+
+def report_run_log(code: int) -> int:
+    """Pass a command's exit code through; when it failed, name the run log on stderr."""
+    path = _spark_output["run_log"]
+    if code and path is not None and path.is_file():
+        print(f"brewlake: Spark's output for this run: {path}", file=sys.stderr)
+    return code

@@ -3,23 +3,28 @@
 `spark_conf(settings)` is a pure function from settings to Spark properties (testable, and reused
 to print a `spark-defaults.conf` for `spark-sql`/`pyspark` users); `build_session()` applies it,
 starts Spark with the local jars, and registers the lake's tables in the session catalog.
+
+Under the CLI (`brewlake.log.quiet_spark()`), the JVM a session starts writes everything it prints
+to a run log in `settings.log_dir`, never to the terminal; elsewhere (`--verbose`, tests, library
+use, and spark-submit, where the JVM is the parent process) Spark's output stays where it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from brewlake import log as logmod
 from brewlake.config import Settings
 from brewlake.errors import SetupError
-from brewlake.log import get_logger
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-log = get_logger(__name__)
+log = logmod.get_logger(__name__)
 
 SETUP_HINT = "run `make setup` (or `make jars`) to fetch them from conf/jars.pom.xml"
 # A jar whose absence means the set-up never ran; each one is checked by name prefix.
@@ -112,6 +117,32 @@ def _running_under_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
+# PySpark logs each query error it raises as a JSON record with the JVM stack trace, on stderr
+# (`pyspark.errors.exceptions.base`): Spark's output, so a quiet session sends it to the run log.
+PYSPARK_ERROR_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
+
+
+def _quiet_run_log(settings: Settings, app_name: str) -> Path | None:
+    """The run log Spark's output goes to, or None when it stays on the terminal."""
+    if not logmod.is_spark_quiet() or _running_under_spark_submit():
+        return None
+    path = logmod.run_log(settings.log_dir, app_name)
+    log.debug("spark.run_log", path=str(path))
+    return path
+
+
+def _pyspark_errors_to(path: Path) -> None:
+    import logging
+
+    from pyspark.logger import PySparkLogger
+
+    for name in PYSPARK_ERROR_LOGGERS:
+        # PySparkLogger, not a plain Logger: PySpark calls it with structured keyword fields.
+        logger = PySparkLogger.getLogger(name)
+        logger.handlers = []
+        logger.addHandler(logging.FileHandler(path, encoding="utf-8", delay=True))
+
+
 def build_session(
     settings: Settings, app_name: str = "brewlake", *, register_tables: bool = True
 ) -> SparkSession:
@@ -126,7 +157,12 @@ def build_session(
         if key == "spark.jars" and _running_under_spark_submit():
             continue
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    run_log = _quiet_run_log(settings, app_name)
+    # The JVM is a child process: it keeps the stdout/stderr it was started with.
+    with logmod.output_to(run_log) if run_log else contextlib.nullcontext():
+        spark = builder.getOrCreate()
+    if run_log:
+        _pyspark_errors_to(run_log)
     spark.sparkContext.setLogLevel(settings.spark_log_level)
     _check_delta_loaded(spark)
     log.debug("spark.session", app=app_name, master=spark.sparkContext.master)
