@@ -166,14 +166,11 @@ def _append(
 
 
 def _register(spark: SparkSession, settings: Settings, table: TableRef) -> None:
-    # Make a table created in this session queryable by name in it too (`brewlake run` + sql).
+    # Make a table created in this session queryable by name in it too (`brewlake run` + sql);
+    # register_table creates the database, once, at its lake location.
     from brewlake.catalog import register_table
 
     try:
-        spark.sql(
-            f"CREATE DATABASE IF NOT EXISTS `{table.database}` "
-            f"LOCATION '{Lake(settings).database_location(table.database)}'"
-        )
         register_table(spark, settings, table)
     except Exception as exc:
         log.debug("ops.register_skipped", table=str(table), error=str(exc))

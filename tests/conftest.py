@@ -60,6 +60,7 @@ def base_settings(moto_endpoint: str, tmp_path_factory) -> Settings:
         spark_shuffle_partitions=2,
         spark_ui_enabled=False,
         spark_log_level="ERROR",
+        log_dir=str(tmp_path_factory.mktemp("logs")),
     )
 
 
@@ -100,6 +101,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         BREWLAKE_SPARK_UI_ENABLED="false",
         BREWLAKE_SPARK_LOG_LEVEL="ERROR",
         BREWLAKE_JARS_DIR=settings.jars_dir,
+        BREWLAKE_LOG_DIR=settings.log_dir,
     )
     env.update(extra)
     return env
