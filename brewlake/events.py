@@ -5,8 +5,10 @@ time, host, version) and scrubs secrets, so every producer — `brewlake.monitor
 callbacks, a hand-written script — emits the same shape.
 
 `brewlake events archive --queue-url URL` drains an SQS queue subscribed to the alert SNS topic and
-stores each event as `<events_prefix>/dt=YYYY-MM-DD/<event_id>.json`; `brewlake.lambda_handler`
-runs the same archiver for an SQS-triggered Lambda.
+stores each event as `<lake>/<events_prefix>/dt=YYYY-MM-DD/<event_id>.json` (`--bucket` stands in
+for the lake; `BREWLAKE_EVENTS_PREFIX=s3://bucket/prefix` is the archive's own place:
+`s3://bucket/prefix/dt=…/<event_id>.json`); `brewlake.lambda_handler` runs the same archiver for an
+SQS-triggered Lambda.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from brewlake import __version__
 from brewlake.config import Settings
+from brewlake.errors import ConfigError
 from brewlake.lake import Lake
 from brewlake.log import get_logger, scrub
 from brewlake.storage import ObjectStore, S3Store, open_store
@@ -176,19 +179,24 @@ def parse_message(body: str) -> dict[str, Any]:
 
 
 def event_date(event: dict[str, Any]) -> str:
-    """The partition date: when the event was emitted (UTC), else its logical date."""
-    for name in ("emitted_at", "logical_date"):
-        value = str(event.get(name) or "")
-        try:
-            return dt.date.fromisoformat(value[:10]).isoformat()
-        except ValueError:
-            continue
-    raise InvalidMessage("event has neither emitted_at nor logical_date")
+    """The partition date: the UTC day the event was emitted, else its logical date."""
+    try:
+        emitted = dt.datetime.fromisoformat(str(event.get("emitted_at") or ""))
+    except ValueError:
+        pass
+    else:
+        # A naive time is taken as UTC, as `make_event` writes every time in UTC.
+        return (emitted.astimezone(dt.UTC) if emitted.tzinfo else emitted).date().isoformat()
+    try:
+        return dt.date.fromisoformat(str(event.get("logical_date") or "")[:10]).isoformat()
+    except ValueError:
+        raise InvalidMessage("event has neither emitted_at nor logical_date") from None
 
 
 @dataclass(frozen=True)
 class EventArchive:
-    """Where events are kept: `<prefix>/dt=YYYY-MM-DD/<event_id>.json` in one object store."""
+    """Where events are kept: `<prefix>/dt=YYYY-MM-DD/<event_id>.json` in one object store
+    (`prefix` empty: right at the store's root)."""
 
     store: ObjectStore
     prefix: tuple[str, ...]
@@ -212,19 +220,24 @@ class EventArchive:
         return key, True
 
     def list(self) -> list[str]:
-        return [
-            k for k in self.store.list(self.lake.key(*self.prefix) + "/") if k.endswith(".json")
-        ]
+        below = self.lake.key(*self.prefix) + "/" if self.prefix else ""
+        return [k for k in self.store.list(below) if k.endswith(".json")]
 
 
 def open_archive(settings: Settings, bucket: str | None = None) -> EventArchive:
-    """The lake store, or `bucket` (a name or s3://bucket/prefix); `events_prefix` below it.
-
-    `BREWLAKE_EVENTS_PREFIX=s3://bucket/prefix` also points the archive at another bucket.
+    """`<lake>/<events_prefix>/` by default; `bucket` (a name or s3://bucket/prefix) stands in for
+    the lake, `events_prefix` below it. `events_prefix` itself may be `s3://bucket/prefix`: the
+    archive is then exactly there (`s3://bucket/prefix/dt=…/<event_id>.json`), in its own bucket.
     """
     prefix = settings.events_prefix
-    if prefix.startswith(("s3://", "s3a://")) and not bucket:
-        bucket, prefix = prefix.split("://", 1)[1], ""
+    if prefix.startswith(("s3://", "s3a://")):
+        if bucket:
+            raise ConfigError(
+                f"--bucket {bucket} and BREWLAKE_EVENTS_PREFIX={prefix} both say where events go; "
+                "give one of them"
+            )
+        target = settings.replace(lake_root="s3a://" + prefix.split("://", 1)[1].strip("/"))
+        return EventArchive(S3Store(target), (), Lake(target))
     if bucket:
         target = settings.replace(lake_root="s3a://" + bucket.split("://", 1)[-1].strip("/"))
         store: ObjectStore = S3Store(target)

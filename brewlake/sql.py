@@ -327,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         from brewlake.spark import build_session
 
         with stdout_reserved_for_results() as results:
+            # Every existing table by name; with --as-of, `register_as_of` registers instead a
+            # view at that version of each table the query names.
             spark = build_session(settings, "brewlake-sql", register_tables=as_of is None)
             text = execute(
                 spark,

@@ -234,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         if ops_tables_exist(settings):
             from brewlake.spark import build_session
 
+            # The ops tables are read by path: a probe should not wait for every name to register.
             spark = build_session(settings, "brewlake-status", register_tables=False)
         doc = collect_status(settings, spark)
         if args.format == "json":

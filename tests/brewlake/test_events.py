@@ -5,8 +5,19 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
+
 from brewlake.alerts import publish_event
-from brewlake.events import archive_queue, main, open_archive
+from brewlake.errors import ConfigError
+from brewlake.events import (
+    InvalidMessage,
+    archive_queue,
+    event_date,
+    event_json,
+    main,
+    make_event,
+    open_archive,
+)
 from brewlake.lambda_handler import archive_records
 from brewlake.storage import s3_client
 from tests.brewlake.monitoring_fixtures import trail_fixture  # noqa: F401
@@ -109,3 +120,34 @@ def test_lambda_handler_stores_records_and_reports_unreadable_ones(s3_settings, 
     }
     assert archive_records(settings, {"Records": [good]}) == {"batchItemFailures": []}
     assert [k.rsplit("/", 1)[1] for k in open_archive(settings).list()] == [f"{event_id}.json"]
+
+
+def test_events_prefix_url_is_the_archive_itself(s3_settings):
+    """BREWLAKE_EVENTS_PREFIX=s3://bucket/prefix: events land at prefix/dt=…/<id>.json there."""
+    bucket = f"events-{uuid.uuid4().hex[:8]}"
+    s3_client(s3_settings).create_bucket(Bucket=bucket)
+    settings = s3_settings.replace(events_prefix=f"s3://{bucket}/run trail/")
+    event = make_event("failed", layer="silver", run_id="r-1", error="boom: 'O\u2019Brien'")
+    record = {"messageId": "m-1", "body": event_json(event), "eventSource": "aws:sqs"}
+
+    assert archive_records(settings, {"Records": [record]}) == {"batchItemFailures": []}
+    assert archive_records(settings, {"Records": [record]}) == {"batchItemFailures": []}
+    listed = s3_client(settings).list_objects_v2(Bucket=bucket)["Contents"]
+    day = event["emitted_at"][:10]
+    assert [o["Key"] for o in listed] == [f"run trail/dt={day}/{event['event_id']}.json"]
+    assert open_archive(settings).list() == [f"dt={day}/{event['event_id']}.json"]
+    # Nothing went to the lake's own default prefix.
+    assert open_archive(s3_settings).list() == []
+    with pytest.raises(ConfigError, match="give one of them"):
+        open_archive(settings, bucket=f"s3://{bucket}/other")
+
+
+def test_partition_date_is_the_utc_day_of_emission():
+    assert event_date({"emitted_at": "2025-03-01T23:30:00-05:00"}) == "2025-03-02"
+    assert event_date({"emitted_at": "2025-03-01T23:30:00.120+00:00"}) == "2025-03-01"
+    assert event_date({"emitted_at": "2025-03-01T23:30:00Z", "logical_date": "2025-02-28"}) == (
+        "2025-03-01"
+    )
+    assert event_date({"emitted_at": None, "logical_date": "2025-02-28"}) == "2025-02-28"
+    with pytest.raises(InvalidMessage):
+        event_date({"emitted_at": "yesterday"})

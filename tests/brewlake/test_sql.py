@@ -11,7 +11,7 @@ import pytest
 from delta.tables import DeltaTable
 
 from brewlake import sql as bsql
-from brewlake.catalog import GOLD_BREWERY_COUNTS, register_catalog
+from brewlake.catalog import GOLD_BREWERY_COUNTS, SILVER_BREWERIES, register_catalog
 from brewlake.lake import Lake, TableRef
 from tests.conftest import env_for
 
@@ -203,3 +203,21 @@ def test_new_process_reads_tables_on_s3(spark, s3_settings):
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == [{"n": 2}]
+
+
+@pytest.mark.slow
+def test_fresh_shell_sees_silver_and_gold_by_name(spark, lake_settings):
+    """`brewlake sql` in a new process: silver.breweries and gold.* by name, at head and as of."""
+    _write_versions(spark, lake_settings, SILVER_BREWERIES, [3, 5])
+    _write_versions(spark, lake_settings, GOLD_BREWERY_COUNTS, [4])
+    query = (
+        "SELECT (SELECT count(*) FROM silver.breweries) AS silver_rows, "
+        "(SELECT sum(brewery_count) FROM gold.brewery_counts) AS gold_total"
+    )
+    head = _run_cli(lake_settings, query, "--format", "json")
+    assert head.returncode == 0, head.stderr
+    assert json.loads(head.stdout) == [{"silver_rows": 5, "gold_total": 4}]
+
+    as_of = _run_cli(lake_settings, query, "--format", "json", "--as-of", "0")
+    assert as_of.returncode == 0, as_of.stderr
+    assert json.loads(as_of.stdout) == [{"silver_rows": 3, "gold_total": 4}]

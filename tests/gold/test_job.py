@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import shutil
 
 import pytest
@@ -138,3 +139,19 @@ def test_reconciliation_gate_fails_with_both_numbers_and_writes_nothing(spark, l
 def test_missing_silver_names_the_fix(spark, lake_settings):
     with pytest.raises(job.SilverMissing, match="brewlake silver"):
         _run(spark, lake_settings)
+
+
+def test_each_commit_records_its_lineage_in_user_metadata(spark, lake_settings):
+    """The keys the README promises under `DESCRIBE HISTORY gold.brewery_counts`."""
+    location = write_silver(spark, lake_settings)
+    silver_commit = DeltaTable.forPath(spark, location).history(1).first()
+    _run(spark, lake_settings)
+
+    for gold in job.GOLD_TABLES:
+        [row] = spark.sql(f"DESCRIBE HISTORY {gold.table}").select("userMetadata").collect()
+        assert json.loads(row.userMetadata) == {
+            "silver_version": 0,
+            "silver_committed_at": silver_commit.timestamp.isoformat(),
+            "gold_logic_version": job.GOLD_LOGIC_VERSION,
+            "logical_date": DAY.isoformat(),
+        }, gold.table
