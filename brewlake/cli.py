@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("brewlake.pipeline", "main", "bronze, silver and gold in one process"),
     "sql": ("brewlake.sql", "main", "query the lake's tables with Spark SQL"),
     "status": ("brewlake.status", "main", "freshness and last runs per layer"),
-    "maintain": ("brewlake.maintain", "main", "OPTIMIZE, purge deletion vectors (REORG) and VACUUM the lake's tables"),
+    "maintain": ("brewlake.maintain", "main", "OPTIMIZE, REORG (purge) and VACUUM the tables"),
     "events": ("brewlake.events", "main", "run-event trail tools (archive from SQS)"),
     "serve-api": ("brewlake.replay", "main", "serve a dataset with the Open Brewery DB API rules"),
     "generate": ("brewlake.synth", "main", "generate realistic synthetic breweries"),
