@@ -5,13 +5,13 @@
 AIRFLOW_HOME is `.airflow/` inside the project (git-ignored), the examples are off, the
 `brewlake_spark` connection comes from `AIRFLOW_CONN_BREWLAKE_SPARK` (default: Spark `local[*]`),
 and the lake defaults to `./lake` of the project. Once the API server answers, the UI URL and the
-admin login are printed. Ctrl-C stops every component.
+admin login are printed. Ctrl-C or SIGTERM stops all it started (`brewlake.processes`): every
+component, running tasks included; the exit status is 130 or 143.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
@@ -24,9 +24,11 @@ from pathlib import Path
 
 from brewlake.airflow_hooks import LOCAL_SPARK_CONN
 from brewlake.config import PROJECT_ROOT
+from brewlake.processes import run_until_stopped
 
 ADMIN_USER = "admin"
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
+STOP_GRACE_S = 30.0
 
 
 def _java_home() -> str:
@@ -126,38 +128,25 @@ def main(argv: list[str] | None = None) -> int:
     home.mkdir(parents=True, exist_ok=True)
     airflow = str(Path(sys.executable).with_name("airflow"))
     print(f"brewlake: starting airflow standalone (AIRFLOW_HOME={home})", flush=True)
-    # Own process group: Ctrl-C / SIGTERM reach standalone, which stops its components.
-    proc = subprocess.Popen([airflow, "standalone"], env=env, start_new_session=True)
-    threading.Thread(target=_announce_when_ready, args=(proc, home, args.port), daemon=True).start()
 
-    def forward(signum, _frame):
-        raise KeyboardInterrupt
+    def announce(proc: subprocess.Popen) -> None:
+        watch = threading.Thread(target=_announce_when_ready, args=(proc, home, args.port))
+        watch.daemon = True
+        watch.start()
 
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        print("brewlake: stopping airflow", flush=True)
-        stop_group(proc)
-        return 0
-
-
-def stop_group(proc: subprocess.Popen, grace_s: float = 30.0) -> None:
-    """Stop the process group `proc` leads: Ctrl-C first, then SIGTERM, then SIGKILL."""
-    for sig, wait_s in ((signal.SIGINT, grace_s), (signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait_s)
-        except subprocess.TimeoutExpired:
-            continue
-        # standalone exited; components it left behind (LocalExecutor workers) go too.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        return
+    # Ctrl-C to standalone alone: it then sends each component one SIGTERM. (A terminal's Ctrl-C
+    # reaches the components too, and the scheduler, signalled twice, stops waiting for its
+    # LocalExecutor workers and hangs in their join.) What is left after the grace period, a
+    # running task's spark-submit included, gets SIGTERM, then SIGKILL.
+    return run_until_stopped(
+        [airflow, "standalone"],
+        env=env,
+        stop_signal=signal.SIGINT,
+        leader_only=True,
+        grace_s=STOP_GRACE_S,
+        label="airflow",
+        on_start=announce,
+    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import argparse
 import json
 import math
 import random
-import signal
 import sys
 import threading
 import time
@@ -31,6 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from brewlake.processes import Interrupted, interrupt_on_signals
 
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
@@ -413,10 +414,6 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
     return data
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="brewlake serve-api",
@@ -458,11 +455,13 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    # Stop the same way on SIGTERM (docker stop, kill) as on Ctrl-C, printing what was served.
-    signal.signal(signal.SIGTERM, _interrupt)
+    # SIGTERM (docker stop, kill) and SIGINT, even one a shell's background job inherits ignored,
+    # stop it the same way: the socket closes, what was served is printed, and the exit status is
+    # 0, a server stopped as asked.
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
+        with interrupt_on_signals():
+            server.serve_forever()
+    except Interrupted:
         pass
     finally:
         server.server_close()

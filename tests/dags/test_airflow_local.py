@@ -1,14 +1,21 @@
-"""`make airflow`'s launcher: the environment it gives Airflow (the services themselves are started
-by test_dag_run.py's REST test)."""
+"""`make airflow`'s launcher: the environment it gives Airflow, and that Ctrl-C stops all it
+started (test_dag_run.py's REST test runs a DAG on the services)."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
-from brewlake.airflow_local import airflow_env, login_banner
+import pytest
+
+from brewlake.airflow_local import airflow_env, is_api_up, login_banner
 from brewlake.config import PROJECT_ROOT
+from tests.brewlake.test_processes import accepting, family, left_of, listening
+from tests.dags.airflow_runs import DAG_ID, make_env, running_airflow, wait_for
 
 
 def test_print_env_shows_a_project_local_airflow_on_this_dags_folder(tmp_path):
@@ -56,3 +63,76 @@ def test_login_banner_gives_the_url_and_the_generated_password(tmp_path):
     banner = login_banner(tmp_path, 8123)
     assert "http://localhost:8123" in banner
     assert "user 'admin', password 's3cr3t-pw'" in banner
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_airflow_leaving_no_process_and_no_open_port(tmp_path, lake_settings):
+    env = make_env(tmp_path / "airflow", lake_settings)
+    port = int(env["AIRFLOW__API__PORT"])
+    with running_airflow(env, tmp_path / "airflow_local.log") as (_api, proc):
+        tree = family(proc.pid)
+        sockets = listening(tree)
+        commands = [" ".join(p.cmdline()) for p in tree]
+        for component in ("standalone", "scheduler", "dag-processor", "api_server", "triggerer"):
+            assert any(component in c for c in commands), commands
+        assert ("127.0.0.1", port) in sockets
+
+        started = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does to `make airflow`
+        assert proc.wait(timeout=120) == 130
+        elapsed = time.monotonic() - started
+        print(f"Ctrl-C to all stopped: {elapsed:.1f} s, {len(tree)} processes")
+        assert left_of(tree) == [], (tmp_path / "airflow_local.log").read_text()[-3000:]
+        assert accepting(sockets) == []
+        assert not is_api_up(port)
+    assert elapsed < 60  # the launcher's grace periods (30 s, then SIGTERM 10 s, SIGKILL 5 s)
+
+
+@pytest.mark.slow
+def test_ctrl_c_mid_run_stops_the_running_task_and_its_spark_submit_too(tmp_path, lake_settings):
+    """Airflow runs each task in a process group of its own: it must go all the same."""
+    from brewlake.replay import serve_in_thread
+    from brewlake.synth import generate_records
+
+    # An API that answers in ten minutes: bronze's task is still running when Ctrl-C comes.
+    with serve_in_thread(generate_records(20, seed=1), latency_ms=600_000) as slow_api:
+        env = make_env(
+            tmp_path / "airflow",
+            lake_settings,
+            BREWLAKE_API_URL=slow_api.url,
+            AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False",
+        )
+        log = tmp_path / "airflow_local.log"
+        with running_airflow(env, log) as (api, proc):
+            wait_for(
+                lambda: api.call("GET", f"/api/v2/dags/{DAG_ID}").status_code == 200,
+                timeout=180,
+                what="the dag-processor to register the DAG",
+            )
+            answer = api.call("PATCH", f"/api/v2/dags/{DAG_ID}", json={"is_paused": False})
+            assert answer.status_code == 200, answer.text
+            answer = api.call(
+                "POST",
+                f"/api/v2/dags/{DAG_ID}/dagRuns",
+                json={"logical_date": "2025-03-01T00:00:00Z", "conf": {}},
+            )
+            assert answer.status_code == 200, answer.text
+
+            def submitting():
+                tree = family(proc.pid)
+                group = os.getpgid(tree[1].pid)  # standalone's
+                outside = [p for p in tree if os.getpgid(p.pid) != group and p != tree[0]]
+                java = [p for p in outside if p.name() == "java"]
+                return (tree, outside) if java else None
+
+            tree, outside = wait_for(submitting, timeout=300, what="bronze's spark-submit")
+            sockets = listening(tree)
+
+            started = time.monotonic()
+            os.killpg(proc.pid, signal.SIGINT)
+            assert proc.wait(timeout=120) == 130
+            elapsed = time.monotonic() - started
+            print(f"Ctrl-C mid-run: {elapsed:.1f} s, {len(tree)} processes, {len(outside)} outside")
+            assert left_of(tree) == [], log.read_text()[-3000:]
+            assert accepting(sockets) == []
+    assert elapsed < 75  # grace 30 s (the task does not end by itself), SIGTERM 10 s, SIGKILL 5 s
