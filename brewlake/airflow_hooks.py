@@ -1,21 +1,25 @@
-"""Airflow glue kept out of the DAG file: job paths, render-time macros and task callbacks.
+"""Airflow glue kept out of the DAG file: job paths, render-time macros, the retry policy and
+task callbacks.
 
 `dags/brewlake_medallion.py` imports this module while the DAG is parsed, so at import time it
-touches only the standard library and `brewlake.config`'s constants: no settings are loaded, no
-file is read, pyspark and the layer packages are never imported. Everything that reads the
-environment, `conf/local.toml` or the jars folder runs inside a function that Airflow calls when a
-task runs (template macros, callbacks).
+touches only the standard library, the Airflow task SDK and `brewlake.config`'s constants: no
+settings are loaded, no file is read, pyspark and the layer packages are never imported.
+Everything that reads the environment, `conf/local.toml` or the jars folder runs inside a function
+that Airflow calls when a task runs (template macros, the retry policy, callbacks).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
 
-from brewlake.config import PROJECT_ROOT
-from brewlake.errors import ConfigError
+from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryDecision, RetryRule
+
+from brewlake.config import PROJECT_ROOT, Settings
+from brewlake.errors import ConfigError, SetupError
 
 LAYERS = ("bronze", "silver", "gold")
 # The Airflow connection every layer submits through; AIRFLOW_CONN_BREWLAKE_SPARK provides it.
@@ -30,6 +34,15 @@ _SECRET_MARKERS = ("secret", "access.key", "session.token", "password", "token")
 # What `guarded()` in brewlake.jobs prints when a job fails: the line worth alerting on.
 _JOB_ERROR_PREFIX = "brewlake: error:"
 _CLASS_SUFFIXES = ("Error", "Exception", "Breach", "Exit", "Interrupt")
+# What the alert sinks read (brewlake.alerts): where conf/ is, the alert targets, AWS credentials.
+_ALERT_ENV_PREFIXES = ("BREWLAKE_CONF_DIR", "BREWLAKE_ALERT_", "AWS_")
+# Exit codes `guarded()` gives errors no retry can fix; spark-submit exits with the job's code.
+NOT_RETRIED_EXIT_CODES = {
+    ConfigError.exit_code: ConfigError.__name__,
+    SetupError.exit_code: SetupError.__name__,
+}
+# How SparkSubmitHook.submit() words a non-zero exit: "Cannot execute: <cmd>. Error code is: 2."
+_SUBMIT_EXIT_CODE = re.compile(r"\. Error code is: (\d+)\.")
 
 
 class MissingSparkConnection(ConfigError):
@@ -51,7 +64,11 @@ def spark_jars() -> str:
     from brewlake.config import load_settings
     from brewlake.spark import jar_paths
 
-    return ",".join(jar_paths(load_settings()))
+    settings = load_settings()
+    try:
+        return ",".join(jar_paths(settings))
+    except SetupError as exc:
+        raise SetupError(f"{exc}; or point BREWLAKE_JARS_DIR at the folder holding them") from None
 
 
 def spark_submit_conf() -> dict[str, str]:
@@ -84,13 +101,15 @@ def spark_submit_env() -> dict[str, str]:
     """
     from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
     from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
         BaseHook.get_connection(SPARK_CONN_ID)
-    except Exception as exc:
-        # Without it the provider silently falls back to `--master yarn`.
+    except AirflowNotFoundException:
+        # Without it the provider silently falls back to `--master yarn`. Anything else (the API
+        # server unreachable, say) propagates as it is, and is retried.
         raise MissingSparkConnection(
-            f"Airflow connection {SPARK_CONN_ID!r} is not defined ({type(exc).__name__}): set "
+            f"Airflow connection {SPARK_CONN_ID!r} is not defined: set "
             f"AIRFLOW_CONN_BREWLAKE_SPARK, e.g. '{LOCAL_SPARK_CONN}'"
         ) from None
     # The hook's own resolution (host, port, conn_type), so both agree on every connection form.
@@ -105,6 +124,52 @@ MACROS = {
 }
 
 
+# ---- the retry policy
+
+
+def submit_exit_code(exception: BaseException | str | None) -> int | None:
+    """The job's exit code, when `exception` is SparkSubmitHook's report of a failed submit."""
+    found = _SUBMIT_EXIT_CODE.search(str(exception or "").split("\n", 1)[0])
+    return int(found.group(1)) if found else None
+
+
+class FailFastOnConfigErrors(ExceptionRetryPolicy):
+    """Fail at once, without retries, on what a retry cannot fix; anything else keeps the task's
+    retries and backoff (an API outage, a Spark master that is down, a job that crashed).
+
+    Not retried: the `brewlake_spark` connection missing, a setting malformed or the jars absent
+    when the task renders its templates (MissingSparkConnection, ConfigError, SetupError), and a
+    submitted job that exits with ConfigError's or SetupError's exit code (a setting only the job
+    checks). The decision's reason is the error's one line, so the task log says what to fix.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            rules=[RetryRule(exception=[ConfigError, SetupError], action=RetryAction.FAIL)]
+        )
+
+    def evaluate(
+        self,
+        exception: BaseException,
+        try_number: int,
+        max_tries: int,
+        context: Any = None,
+    ) -> RetryDecision:
+        decision = super().evaluate(exception, try_number, max_tries, context)
+        if (
+            decision.action is RetryAction.FAIL
+            or submit_exit_code(exception) in NOT_RETRIED_EXIT_CODES
+        ):
+            error_class, error = job_error(exception)
+            return RetryDecision.fail(
+                reason=f"not retried, a retry cannot fix {error_class}: {error}"
+            )
+        return RetryDecision.default()
+
+
+RETRY_POLICY = FailFastOnConfigErrors()
+
+
 # ---- callbacks
 
 
@@ -117,6 +182,8 @@ def job_error(exception: BaseException | str | None) -> tuple[str, str]:
     if exception is None:
         return "", ""
     error_class = type(exception).__name__ if isinstance(exception, BaseException) else "Error"
+    # The job's exit code says which brewlake error it was when its own line does not.
+    error_class = NOT_RETRIED_EXIT_CODES.get(submit_exit_code(exception), error_class)
     text = str(exception)
     for line in reversed(text.splitlines()):
         line = line.strip()
@@ -162,6 +229,18 @@ def task_event(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _alert_settings() -> Settings:
+    """The settings the alert sinks use: all of them, or when one is malformed (the very error
+    being reported, perhaps) the alert ones alone, so the alert still goes out."""
+    from brewlake.config import load_settings
+
+    try:
+        return load_settings()
+    except ConfigError:
+        env = {k: v for k, v in os.environ.items() if k.startswith(_ALERT_ENV_PREFIXES)}
+        return load_settings(env=env)
+
+
 def _publish(kind: str, context: Mapping[str, Any]) -> None:
     """Build and publish the event; never raises (an alert must not change a task's outcome)."""
     from brewlake.log import get_logger
@@ -171,9 +250,8 @@ def _publish(kind: str, context: Mapping[str, Any]) -> None:
     try:
         event = task_event(kind, context)
         from brewlake.alerts import publish_event
-        from brewlake.config import load_settings
 
-        errors = publish_event(load_settings(), event)
+        errors = publish_event(_alert_settings(), event)
         if errors:
             log.error("airflow.alert_incomplete", sinks=";".join(errors), task_id=event["task_id"])
     except Exception as exc:

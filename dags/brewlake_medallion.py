@@ -11,9 +11,11 @@ Open Brewery DB → **bronze** (immutable raw batch) → **silver** (`silver.bre
   `{"conn_type": "spark", "host": "spark://spark-master", "port": 7077}`.
 - Jars and Spark properties are computed when a task runs (`brewlake.airflow_hooks`); the lake,
   the API and credentials reach the jobs through the worker's `BREWLAKE_*` / `AWS_*` environment.
-- Failures are retried with exponential backoff; a task that fails for good fails the run and
-  `on_failure_callback` publishes a `failed` event (log, SNS, webhook). The last task publishes
-  `succeeded`.
+- Failures are retried with exponential backoff, except those no retry can fix: the connection
+  missing, a malformed `BREWLAKE_*` setting, the jars folder missing, or a job exiting with a
+  configuration error's exit code fail the task at once, its log saying what to fix. A task that
+  fails for good fails the run and `on_failure_callback` publishes a `failed` event (log, SNS,
+  webhook). The last task publishes `succeeded`.
 - Outlets: other DAGs can schedule on `Asset("gold.brewery_counts")`.
 """
 
@@ -26,6 +28,7 @@ from airflow.sdk import Asset, dag
 
 from brewlake.airflow_hooks import (
     MACROS,
+    RETRY_POLICY,
     SPARK_CONN_ID,
     job_path,
     on_pipeline_success,
@@ -44,6 +47,8 @@ DEFAULT_ARGS = {
     # Airflow 3: a multiplier (2.0 doubles the delay each try); `True` would mean 1.0, no backoff.
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": dt.timedelta(minutes=30),
+    # Configuration errors fail at once; every other failure takes the retries above.
+    "retry_policy": RETRY_POLICY,
     "execution_timeout": dt.timedelta(minutes=30),
     "on_failure_callback": on_task_failure,
     "on_retry_callback": on_task_retry,

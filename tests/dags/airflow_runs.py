@@ -7,6 +7,7 @@ Every Airflow process runs as a subprocess with its own AIRFLOW_HOME (SQLite), b
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import signal
@@ -77,21 +78,27 @@ def run(cmd: list[str], env: dict, timeout: float) -> subprocess.CompletedProces
 # `dag.test()` (what `airflow dags test` calls) on the DAG as parsed from dags/, with the retry
 # delay shortened to a second: the retry policy itself is asserted by the integrity test; here it
 # is exercised without waiting minutes (and a broken layer fails a test in seconds, not in 7 min).
+# A task may be given another application to submit (a job that fails in a given way).
 DAG_TEST = r"""
-import datetime as dt, sys
+import datetime as dt, json, sys
 from airflow.dag_processing.dagbag import DagBag
 dag = DagBag(dag_folder=sys.argv[1]).dags[sys.argv[2]]
 for task in dag.tasks:
     task.retries = 1
     task.retry_delay = dt.timedelta(seconds=1)
+for task_id, application in json.loads(sys.argv[4]).items():
+    dag.get_task(task_id).application = application
 run = dag.test(logical_date=dt.datetime.fromisoformat(sys.argv[3]).replace(tzinfo=dt.UTC))
 print("DAG_RUN_STATE", run.state)
 """
 
 
-def dag_test(env: dict, date: str, timeout: float = 900) -> subprocess.CompletedProcess:
+def dag_test(
+    env: dict, date: str, timeout: float = 900, applications: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """One DAG run for logical date `date`, in-process in a fresh interpreter (real Airflow)."""
-    cmd = [sys.executable, "-c", DAG_TEST, str(PROJECT_ROOT / "dags"), DAG_ID, date]
+    apps = json.dumps(applications or {})
+    cmd = [sys.executable, "-c", DAG_TEST, str(PROJECT_ROOT / "dags"), DAG_ID, date, apps]
     return run(cmd, env, timeout)
 
 
@@ -122,6 +129,19 @@ def task_states(home: Path, run_id: str) -> dict[str, tuple[str, int]]:
         run_id,
     )
     return {task: (state, tries) for task, state, tries in rows}
+
+
+def task_seconds(home: Path, run_id: str, task_id: str) -> float:
+    """How long the task's last try ran, start to end, as the metadata DB recorded it."""
+    [(start, end)] = query(
+        home,
+        "SELECT start_date, end_date FROM task_instance "
+        "WHERE dag_id = ? AND run_id = ? AND task_id = ?",
+        DAG_ID,
+        run_id,
+        task_id,
+    )
+    return (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds()
 
 
 def asset_events(home: Path) -> list[str]:

@@ -15,8 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from brewlake.airflow_hooks import SPARK_CONN_ID, on_pipeline_success, on_task_failure
+from brewlake.airflow_hooks import (
+    RETRY_POLICY,
+    SPARK_CONN_ID,
+    MissingSparkConnection,
+    on_pipeline_success,
+    on_task_failure,
+)
 from brewlake.config import PROJECT_ROOT
+from brewlake.errors import ConfigError, SetupError
 
 DAGS = PROJECT_ROOT / "dags"
 DAG_ID = "brewlake_medallion"
@@ -70,6 +77,19 @@ def test_each_task_retries_with_real_exponential_backoff(dag, layer):
     assert task.max_retry_delay == dt.timedelta(minutes=30)
     assert task.execution_timeout <= dt.timedelta(minutes=30)
     assert on_task_failure in task.on_failure_callback
+    # ...except configuration errors, which fail at once (test_config_failures.py runs them).
+    assert task.retry_policy is RETRY_POLICY
+
+
+def test_the_retry_policy_serializes_as_a_flag_the_worker_resolves(dag):
+    """What the dag-processor stores: a `has_retry_policy` flag, never the object (whose repr would
+    change on every parse and make a new DAG version each time)."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    data = DagSerialization.to_dict(dag)
+    assert type(RETRY_POLICY).__name__ not in json.dumps(data)
+    stored = DagSerialization.from_dict(data)
+    assert all(stored.get_task(t).has_retry_policy for t in LAYERS)
 
 
 def test_only_the_last_task_reports_success(dag):
@@ -130,7 +150,24 @@ def test_templates_render_the_jars_conf_and_master_at_run_time(dag, monkeypatch,
 def test_rendering_without_the_spark_connection_names_the_variable(dag, monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_BREWLAKE_SPARK", raising=False)
     task = copy.deepcopy(dag.get_task("bronze"))
-    with pytest.raises(Exception, match="AIRFLOW_CONN_BREWLAKE_SPARK"):
+    with pytest.raises(MissingSparkConnection, match="set AIRFLOW_CONN_BREWLAKE_SPARK"):
+        task.render_template_fields({"ds": "2025-03-01"})
+
+
+def test_rendering_without_the_jars_names_the_setup_and_the_variable(dag, tmp_path, monkeypatch):
+    monkeypatch.setenv("BREWLAKE_JARS_DIR", str(tmp_path / "missing"))
+    task = copy.deepcopy(dag.get_task("bronze"))
+    with pytest.raises(SetupError) as info:
+        task.render_template_fields({"ds": "2025-03-01"})
+    message = str(info.value)
+    assert "\n" not in message and str(tmp_path / "missing") in message
+    assert "make setup" in message and "BREWLAKE_JARS_DIR" in message
+
+
+def test_rendering_with_a_malformed_setting_names_it(dag, monkeypatch):
+    monkeypatch.setenv("BREWLAKE_SPARK_SHUFFLE_PARTITIONS", "-1")
+    task = copy.deepcopy(dag.get_task("bronze"))
+    with pytest.raises(ConfigError, match=r"^BREWLAKE_SPARK_SHUFFLE_PARTITIONS=-1: use 0 \(auto\)"):
         task.render_template_fields({"ds": "2025-03-01"})
 
 
