@@ -1,10 +1,13 @@
-"""Structured logging: `event name` + key=value fields, as text (logfmt) or JSON lines.
+"""Structured logging on structlog: an event name and key=value fields, as logfmt or JSON lines.
 
     log = get_logger(__name__)
     log.info("bronze.page", page=3, records=200)
 
-Values whose field names look secret are masked, and known secret values are scrubbed from every
-line, so a stray exception message cannot leak credentials.
+A brewlake logger hands each event to stdlib `logging` (the name as the message, the fields as
+the record's extras, so `caplog` and Airflow see them); `configure()` renders every record,
+brewlake's and other libraries' (py4j, urllib3, botocore), through one structlog chain. On the
+way, fields whose names look secret are masked and `scrub` runs on every value, so a stray
+exception message cannot leak credentials.
 
 Spark's own output (the JVM's start-up lines, log4j) is not brewlake's to show: once a command
 calls `quiet_spark()`, the JVM a session starts writes to a run log in `log_dir` instead of the
@@ -15,87 +18,121 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import structlog
+from structlog.typing import EventDict, Processor
+
 _SECRET_WORDS = ("secret", "password", "token", "access_key")
-_STD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-
-def _secret_values() -> list[str]:
-    names = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
-    return [v for v in (os.environ.get(n, "") for n in names) if len(v) >= 4]
+_SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
+_SECRET_PATTERNS = (
+    (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), "***"),  # an AWS access key id, anyone's
+    (re.compile(r"(://[^\s/:@]*:)[^\s/@]+@"), r"\1***@"),  # the password in scheme://user:pw@host
+)
+FAMILY = ("brewlake", "bronze", "silver", "gold", "dags", "benchmarks")
+_HANDLER = "brewlake"
 
 
 def scrub(text: str) -> str:
-    for value in _secret_values():
-        text = text.replace(value, "***")
+    """`text` with the environment's AWS credentials, access key ids and URL passwords masked."""
+    for value in (os.environ.get(name, "") for name in _SECRET_ENV):
+        if len(value) >= 4:
+            text = text.replace(value, "***")
+    for pattern, masked in _SECRET_PATTERNS:
+        text = pattern.sub(masked, text)
     return text
 
 
-def _fields(record: logging.LogRecord) -> dict[str, Any]:
-    out = {}
-    for key, value in vars(record).items():
-        if key in _STD_ATTRS or key.startswith("_"):
-            continue
-        out[key] = "***" if any(w in key.lower() for w in _SECRET_WORDS) else value
-    return out
+def _scrubbed(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_scrubbed(v) for v in value]
+    return scrub(str(value))
 
 
-class TextFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        ts = dt.datetime.fromtimestamp(record.created, dt.UTC).strftime("%H:%M:%S")
-        parts = [ts, record.levelname.lower(), record.getMessage()]
-        for key, value in _fields(record).items():
-            text = str(value)
-            parts.append(f"{key}={json.dumps(text) if (' ' in text or not text) else text}")
-        line = " ".join(parts)
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        return scrub(line)
+def scrub_secrets(_: Any, __: str, event: EventDict) -> EventDict:
+    """Processor: mask fields named like secrets, scrub every other value (message included)."""
+    return {
+        key: "***" if any(w in key.lower() for w in _SECRET_WORDS) else _scrubbed(value)
+        for key, value in event.items()
+    }
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        payload = {
-            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "event": record.getMessage(),
-            **_fields(record),
-        }
-        if record.exc_info:
-            payload["exc"] = self.formatException(record.exc_info)
-        return scrub(json.dumps(payload, default=str, ensure_ascii=False))
+def _line_fields(*head: str) -> Processor:
+    """Processor: the line's fields, `head` first, the event's own next, the traceback (`exc`) last.
+
+    Drops structlog's `_record` meta and what a formatter that ran earlier left on the record.
+    """
+
+    def fields(_: Any, __: str, event: EventDict) -> EventDict:
+        exc = event.pop("exception", None)
+        line = {key: event.pop(key) for key in head if key in event}
+        for key, value in event.items():
+            if not key.startswith("_") and key not in ("logger", "message", "asctime"):
+                line[key] = value
+        return {**line, "exc": exc} if exc else line
+
+    return fields
 
 
-class StructLogger(logging.LoggerAdapter):
+def _formatter(fmt: str) -> structlog.stdlib.ProcessorFormatter:
+    if fmt == "json":
+        stamp, head = "iso", ("ts", "level", "logger", "event")
+        renderer: Processor = structlog.processors.JSONRenderer(ensure_ascii=False)
+    else:
+        stamp, head = "%H:%M:%S", ("ts", "level", "event")
+        renderer = structlog.processors.LogfmtRenderer(bool_as_flag=False)
+    return structlog.stdlib.ProcessorFormatter(
+        # To the formatter every record is foreign: brewlake's loggers hand theirs to `logging`.
+        foreign_pre_chain=[
+            structlog.stdlib.ExtraAdder(),
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt=stamp, utc=True, key="ts"),
+            structlog.processors.format_exc_info,
+        ],
+        processors=[_line_fields(*head), scrub_secrets, renderer],
+    )
+
+
+# No structlog.configure(): the process may be Airflow's, whose structlog setup is not ours.
+_CHAIN: list[Processor] = [
+    structlog.stdlib.filter_by_level,
+    structlog.stdlib.PositionalArgumentsFormatter(),
+    structlog.stdlib.render_to_log_kwargs,
+]
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     """`log.info("event", key=value, ...)`: keyword arguments become structured fields."""
-
-    def process(self, msg, kwargs):
-        std = {k: kwargs.pop(k) for k in ("exc_info", "stack_info", "stacklevel") if k in kwargs}
-        extra = dict(kwargs.pop("extra", {}) or {})
-        extra.update(kwargs)
-        return msg, {**std, "extra": extra}
-
-
-def get_logger(name: str) -> StructLogger:
-    return StructLogger(logging.getLogger(name), {})
+    return structlog.stdlib.BoundLogger(logging.getLogger(name), _CHAIN, {})
 
 
 def configure(level: str = "INFO", fmt: str = "text", stream=None) -> None:
-    """Install brewlake's formatter on the `brewlake`-family loggers (idempotent)."""
+    """Render brewlake's loggers (at `level`) and other libraries' (as logging's defaults let
+    through) as `fmt` lines on `stream` (stderr); idempotent.
+
+    Other libraries' records reach the root logger: brewlake's handler goes there only when
+    nobody else (Lambda's runtime, pytest) handles them already, as `logging.basicConfig` would.
+    """
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    handler.set_name("brewlake")
-    for name in ("brewlake", "bronze", "silver", "gold", "dags", "benchmarks"):
+    handler.setFormatter(_formatter(fmt))
+    handler.set_name(_HANDLER)
+    root = logging.getLogger()
+    theirs = [h for h in root.handlers if h.get_name() != _HANDLER]
+    root.handlers = theirs or [handler]
+    for name in FAMILY:
         logger = logging.getLogger(name)
-        logger.handlers = [h for h in logger.handlers if h.get_name() != "brewlake"] + [handler]
+        logger.handlers = [h for h in logger.handlers if h.get_name() != _HANDLER] + [handler]
         logger.setLevel(level.upper())
         logger.propagate = False
     # Spark's py4j chatter is noise at INFO.
