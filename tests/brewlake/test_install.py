@@ -57,9 +57,18 @@ def test_a_wheel_install_outside_the_tree_still_canonicalises(tmp_path):
     """`pip install .` into a fresh venv, run from elsewhere: the default alias map comes with
     the package (no conf/ folder next to site-packages), so places are still canonicalised."""
     import json
+    import shutil
     import sysconfig
 
-    root = Path(__file__).resolve().parents[2]
+    # Build from a copy: setuptools writes build/ and *.egg-info next to the sources.
+    root = tmp_path / "src"
+    shutil.copytree(
+        Path(__file__).resolve().parents[2],
+        root,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", ".jars", ".airflow", "lake", "logs", "build", "*.egg-info", "tests"
+        ),
+    )
     wheels = tmp_path / "wheels"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
