@@ -314,7 +314,7 @@ def test_settings_not_set_by_the_stack_keep_brewlakes_defaults(compose: dict):
     """Nothing in the compose file re-states a value brewlake's config owns."""
     defaults = Settings()
     owned = {
-        config_module._env_name(f): getattr(defaults, f) for f in Settings.__dataclass_fields__
+        config_module._env_name(f): getattr(defaults, f) for f in Settings.model_fields
     }
     for name in LAKE_SERVICES:
         for var, value in service_env(compose["services"][name]).items():
