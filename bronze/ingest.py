@@ -92,6 +92,39 @@ class Progress:
             log.info("bronze.progress", pages=self.done, expected=expected, last_page=page)
 
 
+@dataclass
+class _IngestRun:
+    """What the steps of one ingest share: the client, the batch being written, the counts."""
+
+    settings: Settings
+    client: BreweryClient
+    writer: BatchWriter
+    progress: Progress
+    meta_start: dict[str, Any]
+    t0: float  # time.monotonic() when the run began, for its duration
+    started_at: dt.datetime
+    tally: Tally = field(default_factory=Tally)
+
+    @property
+    def expected_pages(self) -> int:
+        """The pages /meta's total implies at the start; at least one."""
+        return max(1, math.ceil(self.meta_start["total"] / self.client.per_page))
+
+    def land(self, page: int, resp: Response, records: list[dict[str, Any]]) -> None:
+        """Store one page byte for byte, count its records and advance the progress."""
+        self.writer.write_page(
+            page,
+            resp.body,
+            len(records),
+            url=resp.url,
+            status=resp.status,
+            attempts=resp.attempts,
+            seconds=round(resp.seconds, 4),
+        )
+        self.tally.add(records)
+        self.progress.advance(page, len(records))
+
+
 def ingest(
     settings: Settings,
     logical_date: dt.date,
@@ -102,102 +135,135 @@ def ingest(
     """Land one complete, verified batch for `logical_date`; raise on anything less."""
     t0 = time.monotonic()
     started_at = dt.datetime.now(dt.UTC)
-    store = open_store(settings)
-    writer = BatchWriter(store, Lake(settings), logical_date)
+    writer = BatchWriter(open_store(settings), Lake(settings), logical_date)
     progress = progress or Progress()
-    tally = Tally()
     with BreweryClient(settings, concurrency=concurrency) as client:
-        per_page = client.per_page
         meta_start, _ = client.meta()
-        expected_pages = max(1, math.ceil(meta_start["total"] / per_page))
-        log.info(
-            "bronze.started",
-            batch_id=writer.batch_id,
-            api_total=meta_start["total"],
-            expected_pages=expected_pages,
-            concurrency=client.concurrency,
-            batch=writer.location,
-        )
-        progress.start(expected_pages)
+        run = _IngestRun(settings, client, writer, progress, meta_start, t0, started_at)
+        _announce(run)
+        meta_end = _fetch_batch(run)
+        _verify(run, meta_end)
+        report = _commit(run, meta_end)
+    _log_committed(report)
+    return report
 
-        def land(page: int, resp: Response, records: list[dict[str, Any]]) -> None:
-            writer.write_page(
-                page,
-                resp.body,
-                len(records),
-                url=resp.url,
-                status=resp.status,
-                attempts=resp.attempts,
-                seconds=round(resp.seconds, 4),
-            )
-            tally.add(records)
-            progress.advance(page, len(records))
 
-        try:
-            with ThreadPoolExecutor(client.concurrency, thread_name_prefix="bronze") as pool:
-                sizes = _fetch(pool, client, range(1, expected_pages + 1), land)
-                last = expected_pages
-                # The total may have grown since /meta: keep going until a page is short. One
-                # page at a time: growth mid-run is small, and a wave would spend rate-limited
-                # requests on pages that are almost always empty.
-                while sizes[last] == per_page:
-                    last += 1
-                    sizes.update(_fetch(pool, client, [last], land))
-            meta_end, _ = client.meta()
-        except PageFetchError as exc:
-            raise PageFetchError(
-                exc.url,
-                exc.page,
-                exc.status,
-                exc.attempts,
-                f"{exc.why}; {len(writer.pages)} page(s) kept in "
-                f"{writer.location} without a manifest",
-            ) from exc
-        finally:
-            progress.finish()
-        problems = reconcile(tally, meta_end, settings.api_total_tolerance)
-        if problems:
-            raise VerificationError(
-                f"bronze batch {writer.batch_id} not committed: {problems[0]}"
-                + (f" (and {len(problems) - 1} more disagreement(s))" if len(problems) > 1 else "")
-                + f"; {len(writer.pages)} page(s) kept in {writer.location}"
-            )
-        seconds = time.monotonic() - t0
-        manifest = writer.commit(
-            source_url=client.base_url,
-            api_meta=meta_end,
-            duplicate_ids=tuple(tally.duplicate_ids),
-            started_at=started_at.isoformat(),
-            finished_at=dt.datetime.now(dt.UTC).isoformat(),
-            seconds=round(seconds, 3),
-            extra={
-                "per_page": per_page,
-                "sort": "id:asc",
-                "expected_pages": expected_pages,
-                "api_total_at_start": meta_start["total"],
-                "distinct_records": tally.unique,
-                "records_without_id": tally.without_id,
-                "requests": client.requests,
-                "retries": client.retries,
-                "concurrency": client.concurrency,
-                "rate_limit_per_minute": settings.api_rate_limit_per_minute,
-                "rate_limit_wait_s": round(client.limiter.waited_s, 3) if client.limiter else 0,
-            },
+def _announce(run: _IngestRun) -> None:
+    """Log the run's plan and start the progress at the expected page count."""
+    log.info(
+        "bronze.started",
+        batch_id=run.writer.batch_id,
+        api_total=run.meta_start["total"],
+        expected_pages=run.expected_pages,
+        concurrency=run.client.concurrency,
+        batch=run.writer.location,
+    )
+    run.progress.start(run.expected_pages)
+
+
+def _fetch_batch(run: _IngestRun) -> dict[str, Any]:
+    """Land every page, then return /meta asked again; a failure says what was kept."""
+    try:
+        with ThreadPoolExecutor(run.client.concurrency, thread_name_prefix="bronze") as pool:
+            _fetch_pages(run, pool)
+        meta_end, _ = run.client.meta()
+    except PageFetchError as exc:
+        raise _with_kept_pages(exc, run.writer) from exc
+    finally:
+        run.progress.finish()
+    return meta_end
+
+
+def _fetch_pages(run: _IngestRun, pool: ThreadPoolExecutor) -> None:
+    """Land the planned pages concurrently, then further pages one by one until one is short."""
+    per_page = run.client.per_page
+    sizes = _fetch(pool, run.client, range(1, run.expected_pages + 1), run.land)
+    last = run.expected_pages
+    # The total may have grown since /meta: keep going until a page is short. One page at a
+    # time: growth mid-run is small, and a wave would spend rate-limited requests on pages that
+    # are almost always empty.
+    while sizes[last] == per_page:
+        last += 1
+        sizes.update(_fetch(pool, run.client, [last], run.land))
+
+
+def _with_kept_pages(exc: PageFetchError, writer: BatchWriter) -> PageFetchError:
+    """The same failure, its reason extended by the pages kept without a manifest."""
+    return PageFetchError(
+        exc.url,
+        exc.page,
+        exc.status,
+        exc.attempts,
+        f"{exc.why}; {len(writer.pages)} page(s) kept in {writer.location} without a manifest",
+    )
+
+
+def _verify(run: _IngestRun, meta_end: dict[str, Any]) -> None:
+    """Raise VerificationError naming the first disagreement with /meta, if there is one."""
+    problems = reconcile(run.tally, meta_end, run.settings.api_total_tolerance)
+    if problems:
+        raise VerificationError(
+            f"bronze batch {run.writer.batch_id} not committed: {problems[0]}"
+            + (f" (and {len(problems) - 1} more disagreement(s))" if len(problems) > 1 else "")
+            + f"; {len(run.writer.pages)} page(s) kept in {run.writer.location}"
         )
-        report = IngestReport(
-            batch_id=writer.batch_id,
-            batch_path=writer.location,
-            manifest=manifest,
-            records=tally.records,
-            unique=tally.unique,
-            duplicates=tally.duplicates,
-            pages=len(writer.pages),
-            expected_pages=expected_pages,
-            requests=client.requests,
-            retries=client.retries,
-            seconds=seconds,
-            meta=meta_end,
-        )
+
+
+def _commit(run: _IngestRun, meta_end: dict[str, Any]) -> IngestReport:
+    """Write the manifest (last, so readers see the batch whole) and report the run."""
+    seconds = time.monotonic() - run.t0
+    manifest = run.writer.commit(
+        source_url=run.client.base_url,
+        api_meta=meta_end,
+        duplicate_ids=tuple(run.tally.duplicate_ids),
+        started_at=run.started_at.isoformat(),
+        finished_at=dt.datetime.now(dt.UTC).isoformat(),
+        seconds=round(seconds, 3),
+        extra=_manifest_extra(run),
+    )
+    return _report(run, manifest, meta_end, seconds)
+
+
+def _manifest_extra(run: _IngestRun) -> dict[str, Any]:
+    """The manifest's `extra`: how the run paged, counted, and spent its requests."""
+    client = run.client
+    return {
+        "per_page": client.per_page,
+        "sort": "id:asc",
+        "expected_pages": run.expected_pages,
+        "api_total_at_start": run.meta_start["total"],
+        "distinct_records": run.tally.unique,
+        "records_without_id": run.tally.without_id,
+        "requests": client.requests,
+        "retries": client.retries,
+        "concurrency": client.concurrency,
+        "rate_limit_per_minute": run.settings.api_rate_limit_per_minute,
+        "rate_limit_wait_s": round(client.limiter.waited_s, 3) if client.limiter else 0,
+    }
+
+
+def _report(
+    run: _IngestRun, manifest: Manifest, meta_end: dict[str, Any], seconds: float
+) -> IngestReport:
+    """The IngestReport of a committed run."""
+    return IngestReport(
+        batch_id=run.writer.batch_id,
+        batch_path=run.writer.location,
+        manifest=manifest,
+        records=run.tally.records,
+        unique=run.tally.unique,
+        duplicates=run.tally.duplicates,
+        pages=len(run.writer.pages),
+        expected_pages=run.expected_pages,
+        requests=run.client.requests,
+        retries=run.client.retries,
+        seconds=seconds,
+        meta=meta_end,
+    )
+
+
+def _log_committed(report: IngestReport) -> None:
+    """Log the committed batch's id and counts."""
     log.info(
         "bronze.committed",
         batch_id=report.batch_id,
@@ -206,7 +272,6 @@ def ingest(
         pages=report.pages,
         retries=report.retries,
     )
-    return report
 
 
 def _fetch_one(client: BreweryClient, page: int) -> tuple[int, Response, list[dict[str, Any]]]:
