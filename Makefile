@@ -38,10 +38,10 @@ constraints: ## re-freeze constraints.txt after changing a pin
 	$(BIN)/pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 
 demo: setup ## generated data -> replay API -> bronze/silver/gold in ./lake -> top of gold
-	$(BIN)/python -m brewlake.demo
+	$(BIN)/python -m brewlake.devkit.demo
 
 airflow: setup ## a local Airflow 3 (standalone) on this dags/ folder
-	$(BIN)/python -m brewlake.airflow_local
+	$(BIN)/python -m brewlake.airflow.local
 
 bench: setup
 	$(BIN)/python -m benchmarks.run

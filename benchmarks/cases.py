@@ -28,8 +28,8 @@ from benchmarks.measure import (
     run_measured_process,
 )
 from brewlake.config import load_settings
+from brewlake.devkit.synth import generate_records
 from brewlake.spark import jar_paths
-from brewlake.synth import generate_records
 
 DATE = dt.date(2026, 1, 1)
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from brewlake.config import load_settings
-from brewlake.synth import generate_records
+from brewlake.devkit.synth import generate_records
 
 
 def changed_snapshot(records: list[dict], share: float) -> list[dict]:

@@ -3,8 +3,9 @@
     make bench          # full sizes (1 M rows; ~15-25 min on 2 cores)
     make bench-quick    # small sizes, a few minutes
 
-Writes `benchmarks/results/<timestamp>.json`, `latest.json` and `latest.md`. Data come from
-`brewlake generate` (brewlake.synth) and are served by `brewlake serve-api` in its own process.
+Writes `benchmarks/results/<timestamp>.json`, `latest.json` and `latest.md`. Data come
+from `brewlake generate` (brewlake.devkit.synth) and are served by `brewlake serve-api` in its
+own process.
 """
 
 from __future__ import annotations

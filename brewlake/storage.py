@@ -6,11 +6,12 @@ locally a temp file is fsynced and renamed into place; on S3 a PUT is atomic by 
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from brewlake.config import Settings
 from brewlake.errors import BrewlakeError
@@ -78,7 +79,7 @@ class S3Store:
     def __init__(self, settings: Settings):
         self.bucket = settings.s3_bucket
         self.prefix = settings.s3_prefix
-        self.client = s3_client(settings)
+        self.client = aws_client(settings)
         self.description = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
 
     def _key(self, key: str) -> str:
@@ -114,25 +115,60 @@ class S3Store:
                 yield obj["Key"][strip:]
 
 
-def s3_client(settings: Settings, service: str = "s3"):
-    """A boto3 client for `service` honouring brewlake's endpoint and the SDK's own variables."""
+def aws_client(settings: Settings, service: str = "s3", *, timeout: float | None = None):
+    """The one boto3 client builder (s3, sns, sqs), with brewlake's region and credentials.
+
+    s3: brewlake's endpoint (path-style addressing when one is set) and five attempts: data must
+    land. Other services: the SDK's endpoint variables (`AWS_ENDPOINT_URL_<SERVICE>`, then
+    `AWS_ENDPOINT_URL`) and two short attempts of `timeout` (default `alert_timeout_s`) seconds:
+    an alert must not hold a finished run hostage.
+    """
+    if service == "s3":
+        endpoint, attempts, seconds = settings.effective_s3_endpoint, 5, timeout
+    else:
+        endpoint = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}", "") or os.environ.get(
+            "AWS_ENDPOINT_URL", ""
+        )
+        attempts, seconds = 2, settings.alert_timeout_s if timeout is None else timeout
+    return _client(
+        service,
+        settings.aws_region,
+        settings.aws_access_key_id,
+        settings.aws_secret_access_key,
+        settings.aws_session_token,
+        endpoint or "",
+        attempts,
+        None if seconds is None else float(seconds),
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _client(
+    service: str,
+    region: str,
+    key: str,
+    secret: str,
+    token: str,
+    endpoint: str,
+    attempts: int,
+    timeout: float | None,
+):
     import boto3
     from botocore.config import Config
 
-    kwargs = {"region_name": settings.aws_region}
-    endpoint = settings.effective_s3_endpoint if service == "s3" else ""
+    kwargs: dict[str, Any] = {"region_name": region}
     if endpoint:
         kwargs["endpoint_url"] = endpoint
-    if settings.aws_access_key_id:
-        kwargs["aws_access_key_id"] = settings.aws_access_key_id
-        kwargs["aws_secret_access_key"] = settings.aws_secret_access_key
-        if settings.aws_session_token:
-            kwargs["aws_session_token"] = settings.aws_session_token
-    config = Config(
-        retries={"max_attempts": 5, "mode": "standard"},
-        s3={"addressing_style": "path"} if endpoint else None,
-    )
-    return boto3.client(service, config=config, **kwargs)
+    if key:
+        kwargs.update(aws_access_key_id=key, aws_secret_access_key=secret)
+        if token:
+            kwargs["aws_session_token"] = token
+    options: dict[str, Any] = {"retries": {"max_attempts": attempts, "mode": "standard"}}
+    if timeout is not None:
+        options.update(connect_timeout=timeout, read_timeout=timeout)
+    if service == "s3" and endpoint:
+        options["s3"] = {"addressing_style": "path"}
+    return boto3.client(service, config=Config(**options), **kwargs)
 
 
 def open_store(settings: Settings) -> ObjectStore:

@@ -11,15 +11,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as a file by spark-submit: make the project importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from brewlake.config import Settings
-from brewlake.jobs import run_layer_job
-from brewlake.runs import LayerResult
+from brewlake.runtime.job import run_layer_job
+from brewlake.runtime.result import LayerResult
 
 
 def run(spark: Any, settings: Settings, logical_date: dt.date, args: argparse.Namespace):

@@ -9,7 +9,7 @@ Open Brewery DB → **bronze** (immutable raw batch) → **silver** (`silver.bre
 - Spark master: the `brewlake_spark` connection (`AIRFLOW_CONN_BREWLAKE_SPARK`), e.g.
   `{"conn_type": "spark", "host": "local[*]"}` or
   `{"conn_type": "spark", "host": "spark://spark-master", "port": 7077}`.
-- Jars and Spark properties are computed when a task runs (`brewlake.airflow_hooks`); the lake,
+- Jars and Spark properties are computed when a task runs (`brewlake.airflow.hooks`); the lake,
   the API and credentials reach the jobs through the worker's `BREWLAKE_*` / `AWS_*` environment.
 - Failures are retried with exponential backoff, except those no retry can fix: the connection
   missing, a malformed `BREWLAKE_*` setting, the jars folder missing, or a job exiting with a
@@ -26,7 +26,7 @@ import datetime as dt
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import Asset, dag
 
-from brewlake.airflow_hooks import (
+from brewlake.airflow.hooks import (
     MACROS,
     RETRY_POLICY,
     SPARK_CONN_ID,
@@ -61,7 +61,7 @@ def layer_task(layer: str, outlet: Asset, **kwargs) -> SparkSubmitOperator:
         conn_id=SPARK_CONN_ID,
         application=job_path(layer),
         application_args=["--date", "{{ ds }}"],
-        # Rendered at run time by brewlake.airflow_hooks (reads settings and the jars folder).
+        # Rendered at run time by brewlake.airflow.hooks (reads settings and the jars folder).
         jars="{{ brewlake_spark_jars() }}",
         conf="{{ brewlake_spark_conf() }}",
         env_vars="{{ brewlake_spark_env() }}",

@@ -1,7 +1,7 @@
 """Create the lake's bucket on the stack's object store: the compose `create-bucket` one-shot.
 
 The bucket is the one `BREWLAKE_LAKE_ROOT` names (`Settings.s3_bucket`), reached through the same
-endpoint and credentials every layer uses (`brewlake.storage.s3_client`): no second variable can
+endpoint and credentials every layer uses (`brewlake.storage.aws_client`): no second variable can
 name a different bucket. Idempotent: an existing bucket is success. Retries while the store starts.
 """
 
@@ -14,9 +14,8 @@ import time
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from brewlake.config import Settings, load_settings
-from brewlake.errors import BrewlakeError, ConfigError
-from brewlake.jobs import guarded
-from brewlake.storage import s3_client
+from brewlake.errors import BrewlakeError, ConfigError, guarded
+from brewlake.storage import aws_client
 
 # Answers that mean "the store is still starting", not "you asked for something wrong".
 _TRANSIENT_CODES = frozenset({"500", "502", "503", "504", "InternalError", "ServiceUnavailable"})
@@ -28,7 +27,7 @@ def ensure_bucket(settings: Settings, *, wait_s: float = 60.0, poll_s: float = 1
         raise ConfigError(
             f"BREWLAKE_LAKE_ROOT={settings.lake_root!r} is not on S3: there is no bucket to create"
         )
-    client = s3_client(settings)
+    client = aws_client(settings)
     bucket = settings.s3_bucket
     deadline = time.monotonic() + wait_s
     while True:

@@ -21,11 +21,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-if __package__ in (None, ""):  # run as a file by spark-submit: make the project importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from brewlake.catalog import (
     GOLD_BREWERY_COUNTS,
@@ -38,11 +34,11 @@ from brewlake.catalog import (
 )
 from brewlake.config import Settings
 from brewlake.errors import BrewlakeError, QualityBreach
-from brewlake.jobs import run_layer_job
 from brewlake.lake import Lake, TableRef
 from brewlake.log import get_logger
 from brewlake.parallel import concurrently
-from brewlake.runs import LayerResult, QualityCheck
+from brewlake.runtime.job import run_layer_job
+from brewlake.runtime.result import LayerResult, QualityCheck
 from gold import transforms as gt
 
 if TYPE_CHECKING:

@@ -33,11 +33,11 @@ from brewlake.catalog import (
 )
 from brewlake.config import Settings
 from brewlake.errors import ConfigError, QualityBreach
-from brewlake.jobs import run_layer_job
 from brewlake.lake import Lake
 from brewlake.log import get_logger
 from brewlake.parallel import concurrently
-from brewlake.runs import LayerResult, QualityCheck
+from brewlake.runtime.job import run_layer_job
+from brewlake.runtime.result import LayerResult, QualityCheck
 from brewlake.storage import open_store
 from silver import merge
 from silver.locations import LocationAliases, canonical_locations, load_aliases, location_rows

@@ -82,10 +82,10 @@ def lake_settings(base_settings: Settings, tmp_path: Path) -> Settings:
 @pytest.fixture
 def s3_settings(base_settings: Settings, moto_endpoint: str) -> Settings:
     """Settings whose lake is `s3a://<fresh bucket>/lake` on the moto server."""
-    from brewlake.storage import s3_client
+    from brewlake.storage import aws_client
 
     bucket = f"brewlake-{uuid.uuid4().hex[:12]}"
-    s3_client(base_settings).create_bucket(Bucket=bucket)
+    aws_client(base_settings).create_bucket(Bucket=bucket)
     return base_settings.replace(lake_root=f"s3a://{bucket}/lake")
 
 
@@ -113,7 +113,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def replay_records() -> list[dict]:
     """500 synthetic breweries (seed 7), generated once per session; treat as read-only."""
-    from brewlake.synth import generate_records
+    from brewlake.devkit.synth import generate_records
 
     return generate_records(500, seed=7)
 
@@ -121,7 +121,7 @@ def replay_records() -> list[dict]:
 @pytest.fixture
 def replay_api(replay_records: list[dict]):
     """A started replay API over `generate_records(500, seed=7)`: `.url`, `.records`, `.stats`."""
-    from brewlake.replay import serve_in_thread
+    from brewlake.devkit.replay import serve_in_thread
 
     with serve_in_thread(replay_records) as server:
         yield server

@@ -313,9 +313,7 @@ def test_stack_env_sets_what_brewlake_reads_and_settings_accept_it(compose: dict
 def test_settings_not_set_by_the_stack_keep_brewlakes_defaults(compose: dict):
     """Nothing in the compose file re-states a value brewlake's config owns."""
     defaults = Settings()
-    owned = {
-        config_module._env_name(f): getattr(defaults, f) for f in Settings.model_fields
-    }
+    owned = {config_module._env_name(f): getattr(defaults, f) for f in Settings.model_fields}
     for name in LAKE_SERVICES:
         for var, value in service_env(compose["services"][name]).items():
             if var in owned and var not in {config_module._env_name(f) for f in STACK_FIELDS}:
@@ -623,7 +621,7 @@ def test_hadolint_finds_nothing():
 
 
 def test_create_bucket_creates_the_lake_bucket_once(base_settings: Settings):
-    from brewlake.storage import s3_client
+    from brewlake.storage import aws_client
 
     bucket = f"brewlake-stack-{uuid.uuid4().hex[:10]}"
     settings = base_settings.replace(lake_root=f"s3a://{bucket}/lake")
@@ -641,7 +639,7 @@ def test_create_bucket_creates_the_lake_bucket_once(base_settings: Settings):
     assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
     assert f"bucket {bucket}: created" in runs[0].stdout
     assert f"bucket {bucket}: exists" in runs[1].stdout
-    s3_client(settings).head_bucket(Bucket=bucket)
+    aws_client(settings).head_bucket(Bucket=bucket)
 
 
 def test_create_bucket_refuses_a_local_lake(lake_settings: Settings):
@@ -764,7 +762,7 @@ def test_create_bucket_on_seaweedfs_with_the_stacks_credentials(
 ):
     from botocore.exceptions import ClientError
 
-    from brewlake.storage import s3_client
+    from brewlake.storage import aws_client
 
     bucket = f"brewlake-{uuid.uuid4().hex[:10]}"
     settings = base_settings.replace(lake_root=f"s3a://{bucket}/lake", s3_endpoint=seaweedfs)
@@ -773,11 +771,11 @@ def test_create_bucket_on_seaweedfs_with_the_stacks_credentials(
     again = subprocess.run(script, env=env_for(settings), capture_output=True, text=True)
     assert first.returncode == 0 and f"{bucket}: created" in first.stdout, first.stderr
     assert again.returncode == 0 and f"{bucket}: exists" in again.stdout, again.stderr
-    s3_client(settings).head_bucket(Bucket=bucket)
+    aws_client(settings).head_bucket(Bucket=bucket)
     # The store accepts exactly the configured identity.
     stranger = settings.replace(aws_secret_access_key="not-the-secret")
     with pytest.raises(ClientError):
-        s3_client(stranger).head_bucket(Bucket=bucket)
+        aws_client(stranger).head_bucket(Bucket=bucket)
 
 
 # Runs in the driver process the cluster test starts: brewlake's own session builder, a Delta
@@ -855,13 +853,13 @@ def test_a_job_on_the_stacks_spark_cluster_writes_delta_to_seaweedfs(
         )
         _wait_http(f"http://127.0.0.1:{worker_ui}/json/", 60)
 
-        from brewlake.storage import s3_client
+        from brewlake.storage import aws_client
 
         bucket = f"brewlake-{uuid.uuid4().hex[:10]}"
         settings = base_settings.replace(
             lake_root=f"s3a://{bucket}/lake", s3_endpoint=seaweedfs, spark_master=master_url
         )
-        s3_client(settings).create_bucket(Bucket=bucket)
+        aws_client(settings).create_bucket(Bucket=bucket)
         env = env_for(settings, JAVA_HOME=java_home, SPARK_LOCAL_IP="127.0.0.1")
         env["BREWLAKE_SPARK_DRIVER_MEMORY"] = "1g"
         driver = subprocess.run(
@@ -880,7 +878,7 @@ def test_a_job_on_the_stacks_spark_cluster_writes_delta_to_seaweedfs(
         # The files are in the store, under the lake root, as Delta.
         keys = [
             o["Key"]
-            for o in s3_client(settings).list_objects_v2(Bucket=bucket, Prefix="lake/")["Contents"]
+            for o in aws_client(settings).list_objects_v2(Bucket=bucket, Prefix="lake/")["Contents"]
         ]
         assert any(k.startswith("lake/probe/numbers/_delta_log/") for k in keys), keys
         # The master saw the application run to completion on its cluster.
@@ -947,13 +945,13 @@ def test_airflow_init_migrates_and_sets_the_admins_password(compose: dict, tmp_p
 def test_the_image_holds_what_the_dag_submits_and_settings_read():
     """The venv install must contain every `<layer>/job.py` the DAG hands to spark-submit.
 
-    The image installs the project (not editable): `brewlake.airflow_hooks.job_path` resolves
+    The image installs the project (not editable): `brewlake.airflow.hooks.job_path` resolves
     against the installed packages, so each layer must be a package setuptools picks up.
     """
     import fnmatch
     import tomllib
 
-    from brewlake.airflow_hooks import LAYERS
+    from brewlake.airflow.hooks import LAYERS
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     include = project["tool"]["setuptools"]["packages"]["find"]["include"]
@@ -974,7 +972,7 @@ def test_the_image_holds_what_the_dag_submits_and_settings_read():
 DAG_PROBE = """
 import json
 from airflow.dag_processing.dagbag import DagBag
-from brewlake.airflow_hooks import spark_jars, spark_submit_conf, spark_submit_env
+from brewlake.airflow.hooks import spark_jars, spark_submit_conf, spark_submit_env
 import os
 bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
 conf = spark_submit_conf()

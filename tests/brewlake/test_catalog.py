@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from brewlake import spark_cli
 from brewlake.catalog import (
     GOLD_BREWERY_COUNTS,
     GOLD_COUNTS_BY_TYPE,
@@ -15,6 +14,7 @@ from brewlake.catalog import (
     register_catalog,
     table_version,
 )
+from brewlake.cli import spark_conf
 from brewlake.lake import Lake
 
 
@@ -63,7 +63,7 @@ def test_catalog_init_sql_lists_only_existing_tables_and_runs(spark, lake_settin
 def test_spark_conf_cli_prints_init_sql(spark, lake_settings, monkeypatch, capsys):
     _write(spark, lake_settings, GOLD_BREWERY_COUNTS, 1)
     monkeypatch.setenv("BREWLAKE_LAKE_ROOT", lake_settings.lake_root)
-    assert spark_cli.main(["--catalog-sql"]) == 0
+    assert spark_conf.main(["--catalog-sql"]) == 0
     out = capsys.readouterr().out
     assert Lake(lake_settings).table_location(GOLD_BREWERY_COUNTS) in out
     assert out.count("CREATE TABLE") == 1

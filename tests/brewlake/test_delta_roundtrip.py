@@ -6,7 +6,7 @@ import pytest
 from pyspark.sql import types as T
 
 from brewlake.lake import Lake, TableRef
-from brewlake.storage import s3_client
+from brewlake.storage import aws_client
 
 SCHEMA = T.StructType(
     [T.StructField("id", T.StringType(), False), T.StructField("name", T.StringType(), True)]
@@ -47,7 +47,7 @@ def test_delta_round_trip_on_s3_via_s3a(spark, s3_settings):
     location = _round_trip(spark, s3_settings)
     assert location.startswith("s3a://")
     # boto3 sees the very objects Spark wrote: both clients reach the same store.
-    listing = s3_client(s3_settings).list_objects_v2(
+    listing = aws_client(s3_settings).list_objects_v2(
         Bucket=s3_settings.s3_bucket, Prefix=f"{s3_settings.s3_prefix}/silver/roundtrip/_delta_log/"
     )
     names = [o["Key"].rsplit("/", 1)[-1] for o in listing.get("Contents", [])]

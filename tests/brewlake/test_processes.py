@@ -296,7 +296,7 @@ def test_serve_api_stops_on_the_signal_and_frees_its_port(
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
 def test_the_demo_stopped_mid_run_leaves_nothing_listening(tmp_path, lake_settings, sig):
-    cmd = [sys.executable, "-m", "brewlake.demo", "--rows", "300"]
+    cmd = [sys.executable, "-m", "brewlake.devkit.demo", "--rows", "300"]
     env = env_for(lake_settings)
     with started(cmd, tmp_path / "demo.log", env=env, cwd=PROJECT_ROOT) as run:
 

@@ -21,7 +21,8 @@ def test_missing_jars_give_one_actionable_line(tmp_path):
 
 def test_cli_reports_missing_jars_without_traceback(tmp_path):
     code = (
-        "import sys; from brewlake.jobs import guarded; from brewlake.config import load_settings;"
+        "import sys; from brewlake.errors import guarded;"
+        "from brewlake.config import load_settings;"
         "from brewlake.spark import build_session;"
         f"sys.exit(guarded(lambda: build_session(load_settings(jars_dir={str(tmp_path)!r})) and 0,"
         " verbose=False))"

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from brewlake.replay import serve_in_thread
+from brewlake.devkit.replay import serve_in_thread
 from bronze.client import BreweryClient, PageFetchError, RateLimiter
 from tests.conftest import free_port
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from brewlake.batches import list_batches, sha256_hex, verify_batch
+from brewlake.devkit.replay import serve_in_thread
 from brewlake.lake import MANIFEST_NAME, Lake
-from brewlake.replay import serve_in_thread
 from brewlake.storage import open_store
 from bronze.client import BreweryClient, PageFetchError, RateLimiter
 from bronze.ingest import Progress, ingest

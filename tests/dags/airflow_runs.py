@@ -1,7 +1,7 @@
 """Helpers for running the real DAG in real Airflow: environments, runs, the metadata DB, REST.
 
 Every Airflow process runs as a subprocess with its own AIRFLOW_HOME (SQLite), built by the same
-`brewlake.airflow_local.airflow_env` that `make airflow` uses.
+`brewlake.airflow.local.airflow_env` that `make airflow` uses.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 import psutil
 import requests
 
-from brewlake.airflow_local import admin_password, airflow_env, is_api_up
+from brewlake.airflow.local import admin_password, airflow_env, is_api_up
 from brewlake.config import PROJECT_ROOT, Settings
 from tests.conftest import env_for, free_port
 
@@ -169,12 +169,12 @@ class Api:
 
 @contextmanager
 def running_airflow(env: dict, log_path: Path, start_timeout: float = 240):
-    """`python -m brewlake.airflow_local` (what `make airflow` runs) until the block exits."""
+    """`python -m brewlake.airflow.local` (what `make airflow` runs) until the block exits."""
     home, port = Path(env["AIRFLOW_HOME"]), int(env["AIRFLOW__API__PORT"])
     port_arg = ("--port", str(port))
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "brewlake.airflow_local", *("--home", str(home)), *port_arg],
+            [sys.executable, "-m", "brewlake.airflow.local", *("--home", str(home)), *port_arg],
             env=env,
             cwd=PROJECT_ROOT,
             stdout=log,

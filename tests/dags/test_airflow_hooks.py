@@ -13,7 +13,7 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowException
 from airflow.sdk import RetryAction
 
-from brewlake.airflow_hooks import (
+from brewlake.airflow.hooks import (
     RETRY_POLICY,
     MissingSparkConnection,
     job_error,
@@ -26,10 +26,10 @@ from brewlake.airflow_hooks import (
 )
 from brewlake.config import PROJECT_ROOT
 from brewlake.errors import ConfigError, SetupError, SourceError
-from tests.brewlake.monitoring_fixtures import webhook_fixture  # noqa: F401
+from tests.brewlake.ops.monitoring_fixtures import webhook_fixture  # noqa: F401
 
 # What SparkSubmitHook raises when the job exits non-zero: the command, then the output's tail,
-# whose last `brewlake: error:` line is the job's own message (brewlake.jobs.guarded).
+# whose last `brewlake: error:` line is the job's own message (brewlake.runtime.job.guarded).
 SUBMIT_FAILURE = (
     "Cannot execute: spark-submit --master local[*] --name brewlake-bronze "
     "/work/main/bronze/job.py --date 2025-03-01. Error code is: 1.\n"

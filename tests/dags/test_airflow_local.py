@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from brewlake.airflow_local import airflow_env, is_api_up, login_banner
+from brewlake.airflow.local import airflow_env, is_api_up, login_banner
 from brewlake.config import PROJECT_ROOT
 from tests.brewlake.test_processes import accepting, family, left_of, listening
 from tests.dags.airflow_runs import DAG_ID, make_env, running_airflow, wait_for
@@ -25,7 +25,7 @@ def test_print_env_shows_a_project_local_airflow_on_this_dags_folder(tmp_path):
         if not k.startswith(("AIRFLOW", "BREWLAKE_"))
     }
     out = subprocess.run(
-        [sys.executable, "-m", "brewlake.airflow_local", "--print-env", "--port", "8099"],
+        [sys.executable, "-m", "brewlake.airflow.local", "--print-env", "--port", "8099"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -91,8 +91,8 @@ def test_ctrl_c_stops_airflow_leaving_no_process_and_no_open_port(tmp_path, lake
 @pytest.mark.slow
 def test_ctrl_c_mid_run_stops_the_running_task_and_its_spark_submit_too(tmp_path, lake_settings):
     """Airflow runs each task in a process group of its own: it must go all the same."""
-    from brewlake.replay import serve_in_thread
-    from brewlake.synth import generate_records
+    from brewlake.devkit.replay import serve_in_thread
+    from brewlake.devkit.synth import generate_records
 
     # An API that answers in ten minutes: bronze's task is still running when Ctrl-C comes.
     with serve_in_thread(generate_records(20, seed=1), latency_ms=600_000) as slow_api:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from brewlake.config import Settings
-from tests.brewlake.monitoring_fixtures import webhook_fixture  # noqa: F401
+from tests.brewlake.ops.monitoring_fixtures import webhook_fixture  # noqa: F401
 from tests.dags.airflow_runs import dag_test, make_env, migrate, run_of, task_seconds, task_states
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ FAILED_AT_ONCE = {
 CONFIG_ERROR_JOB = """
 import sys
 from brewlake.errors import ConfigError
-from brewlake.jobs import guarded
+from brewlake.errors import guarded
 
 def run():
     raise ConfigError("BREWLAKE_EXAMPLE=7: out of range; set it to 1..5")

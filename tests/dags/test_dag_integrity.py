@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from brewlake.airflow_hooks import (
+from brewlake.airflow.hooks import (
     RETRY_POLICY,
     SPARK_CONN_ID,
     MissingSparkConnection,

@@ -5,7 +5,7 @@ Three Airflow runs in all, because each spark-submit costs a JVM:
    queryable (module fixture);
 2. `dag.test()` for another date with the API down: fails at bronze after one retry, silver and
    gold untouched, the failure reaches a real webhook;
-3. scheduler + dag-processor + API server (`python -m brewlake.airflow_local`), triggered through
+3. scheduler + dag-processor + API server (`python -m brewlake.airflow.local`), triggered through
    the REST API for RUN_DATE again: succeeds, and the tables are exactly as after run 1.
 Run events of every run go to a real SNS topic (moto) with a subscribed SQS queue.
 """
@@ -23,7 +23,7 @@ import pytest
 from brewlake.catalog import GOLD_BREWERY_COUNTS, SILVER_BREWERIES, TABLES, table_version
 from brewlake.config import Settings
 from brewlake.lake import Lake
-from tests.brewlake.monitoring_fixtures import Trail, aws_client, webhook_fixture  # noqa: F401
+from tests.brewlake.ops.monitoring_fixtures import Trail, aws_client, webhook_fixture  # noqa: F401
 from tests.conftest import free_port
 from tests.dags.airflow_runs import (
     DAG_ID,
@@ -51,8 +51,8 @@ def lake(base_settings: Settings, tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="module")
 def source():
-    from brewlake.replay import serve_in_thread
-    from brewlake.synth import generate_records
+    from brewlake.devkit.replay import serve_in_thread
+    from brewlake.devkit.synth import generate_records
 
     with serve_in_thread(generate_records(RECORDS, seed=6)) as api:
         yield api

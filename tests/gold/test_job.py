@@ -13,7 +13,7 @@ from delta.tables import DeltaTable
 from brewlake.catalog import GOLD_BREWERY_COUNTS, SILVER_BREWERIES, table_version
 from brewlake.errors import QualityBreach
 from brewlake.lake import Lake
-from brewlake.runs import LayerResult
+from brewlake.runtime.result import LayerResult
 from gold import job
 from gold import transforms as gt
 from tests.gold.conftest import SILVER_ROWS, write_silver

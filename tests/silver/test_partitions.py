@@ -11,7 +11,7 @@ import pytest
 
 from brewlake.catalog import SILVER_BREWERIES
 from brewlake.lake import Lake
-from brewlake.storage import s3_client
+from brewlake.storage import aws_client
 from silver import job
 from silver.locations import clean_text
 from tests.silver.conftest import brewery, local_files, write_batch
@@ -79,7 +79,7 @@ def test_hostile_partition_values_on_s3(spark, s3_settings):
     files = _run(spark, s3_settings)
     prefix = f"s3a://{s3_settings.s3_bucket}/{s3_settings.s3_prefix}/silver/breweries/"
     assert all(f.startswith(prefix) for f in files)
-    client = s3_client(s3_settings)
+    client = aws_client(s3_settings)
     keys = [
         o["Key"]
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=s3_settings.s3_bucket)

@@ -14,8 +14,8 @@ from brewlake.catalog import (
     SILVER_LOCATIONS,
     SILVER_QUARANTINE,
 )
+from brewlake.devkit.synth import generate_records
 from brewlake.errors import ConfigError
-from brewlake.synth import generate_records
 from silver import job
 from tests.silver.conftest import brewery, write_batch
 from tests.silver.test_job import load, run, versions

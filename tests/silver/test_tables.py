@@ -8,7 +8,7 @@ from pyspark.sql import functions as F
 
 from brewlake.catalog import SILVER_BREWERIES, SILVER_QUARANTINE
 from brewlake.lake import Lake
-from brewlake.maintain import maintain
+from brewlake.ops.maintain import maintain
 from brewlake.schemas import SILVER_QUARANTINE_SCHEMA
 from silver import merge
 

@@ -1,0 +1,290 @@
+"""Airflow glue kept out of the DAG file: job paths, render-time macros, the retry policy and
+task callbacks.
+
+`dags/brewlake_medallion.py` imports this module while the DAG is parsed, so at import time it
+touches only the standard library, the Airflow task SDK and `brewlake.config`'s constants: no
+settings are loaded, no file is read, pyspark and the layer packages are never imported.
+Everything that reads the environment, `conf/local.toml` or the jars folder runs inside a function
+that Airflow calls when a task runs (template macros, the retry policy, callbacks).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryDecision, RetryRule
+
+from brewlake.config import PROJECT_ROOT, Settings
+from brewlake.errors import ConfigError, SetupError
+
+LAYERS = ("bronze", "silver", "gold")
+# The Airflow connection every layer submits through; AIRFLOW_CONN_BREWLAKE_SPARK provides it.
+SPARK_CONN_ID = "brewlake_spark"
+LOCAL_SPARK_CONN = '{"conn_type": "spark", "host": "local[*]"}'
+
+# Properties spark-submit must not receive from us: the master comes from the connection, jars
+# go through --jars, and credentials reach the job through its environment (a --conf value shows
+# up in `ps`, in the task log and in the rendered-template view).
+_NOT_ON_COMMAND_LINE = ("spark.master", "spark.jars")
+_SECRET_MARKERS = ("secret", "access.key", "session.token", "password", "token")
+# What `guarded()` (brewlake.errors) prints when a job fails: the line worth alerting on.
+_JOB_ERROR_PREFIX = "brewlake: error:"
+_CLASS_SUFFIXES = ("Error", "Exception", "Breach", "Exit", "Interrupt")
+# What the alert sinks read (brewlake.ops.alerts): where conf/ is, alert targets, AWS credentials.
+_ALERT_ENV_PREFIXES = ("BREWLAKE_CONF_DIR", "BREWLAKE_ALERT_", "AWS_")
+# Exit codes `guarded()` gives errors no retry can fix; spark-submit exits with the job's code.
+NOT_RETRIED_EXIT_CODES = {
+    ConfigError.exit_code: ConfigError.__name__,
+    SetupError.exit_code: SetupError.__name__,
+}
+# How SparkSubmitHook.submit() words a non-zero exit: "Cannot execute: <cmd>. Error code is: 2."
+_SUBMIT_EXIT_CODE = re.compile(r"\. Error code is: (\d+)\.")
+
+
+class MissingSparkConnection(ConfigError):
+    """The `brewlake_spark` Airflow connection is not defined."""
+
+
+def job_path(layer: str) -> str:
+    """The `job.py` spark-submit runs for `layer` (inside the installed project)."""
+    if layer not in LAYERS:
+        raise ValueError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
+    return str(PROJECT_ROOT / layer / "job.py")
+
+
+# ---- render-time macros (called when a task's templates are rendered, never at parse time)
+
+
+def spark_jars() -> str:
+    """`--jars` value: the Delta and s3a jars, which must be on the JVM's classpath at launch."""
+    from brewlake.config import load_settings
+    from brewlake.spark import jar_paths
+
+    settings = load_settings()
+    try:
+        return ",".join(jar_paths(settings))
+    except SetupError as exc:
+        raise SetupError(f"{exc}; or point BREWLAKE_JARS_DIR at the folder holding them") from None
+
+
+def spark_submit_conf() -> dict[str, str]:
+    """`--conf` properties for spark-submit: brewlake's Spark properties, minus master/jars/secrets.
+
+    Launch-time properties (driver memory, the Python the driver and executors run) only take
+    effect when given to spark-submit; the rest repeat what the job's session builder sets anyway,
+    so the submitted application is self-describing in the task log.
+    """
+    from brewlake.config import load_settings
+    from brewlake.spark import spark_conf
+
+    conf = {
+        key: value
+        for key, value in spark_conf(load_settings()).items()
+        if key not in _NOT_ON_COMMAND_LINE
+        and not any(marker in key.lower() for marker in _SECRET_MARKERS)
+    }
+    # The driver runs where the task runs: the worker's interpreter has brewlake installed.
+    conf["spark.pyspark.driver.python"] = sys.executable
+    conf["spark.pyspark.python"] = os.environ.get("PYSPARK_PYTHON") or sys.executable
+    return conf
+
+
+def spark_submit_env() -> dict[str, str]:
+    """Extra environment for the job: the master the `brewlake_spark` connection submits to.
+
+    The job's session builder applies `BREWLAKE_SPARK_MASTER`, which would otherwise override
+    spark-submit's `--master`; handing it the connection's master makes the connection decide.
+    """
+    from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        BaseHook.get_connection(SPARK_CONN_ID)
+    except AirflowNotFoundException:
+        # Without it the provider silently falls back to `--master yarn`. Anything else (the API
+        # server unreachable, say) propagates as it is, and is retried.
+        raise MissingSparkConnection(
+            f"Airflow connection {SPARK_CONN_ID!r} is not defined: set "
+            f"AIRFLOW_CONN_BREWLAKE_SPARK, e.g. '{LOCAL_SPARK_CONN}'"
+        ) from None
+    # The hook's own resolution (host, port, conn_type), so both agree on every connection form.
+    master = SparkSubmitHook(conn_id=SPARK_CONN_ID)._connection["master"]
+    return {"BREWLAKE_SPARK_MASTER": master}
+
+
+MACROS = {
+    "brewlake_spark_jars": spark_jars,
+    "brewlake_spark_conf": spark_submit_conf,
+    "brewlake_spark_env": spark_submit_env,
+}
+
+
+# ---- the retry policy
+
+
+def submit_exit_code(exception: BaseException | str | None) -> int | None:
+    """The job's exit code, when `exception` is SparkSubmitHook's report of a failed submit."""
+    found = _SUBMIT_EXIT_CODE.search(str(exception or "").split("\n", 1)[0])
+    return int(found.group(1)) if found else None
+
+
+class FailFastOnConfigErrors(ExceptionRetryPolicy):
+    """Fail at once, without retries, on what a retry cannot fix; anything else keeps the task's
+    retries and backoff (an API outage, a Spark master that is down, a job that crashed).
+
+    Not retried: the `brewlake_spark` connection missing, a setting malformed or the jars absent
+    when the task renders its templates (MissingSparkConnection, ConfigError, SetupError), and a
+    submitted job that exits with ConfigError's or SetupError's exit code (a setting only the job
+    checks). The decision's reason is the error's one line, so the task log says what to fix.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            rules=[RetryRule(exception=[ConfigError, SetupError], action=RetryAction.FAIL)]
+        )
+
+    def evaluate(
+        self,
+        exception: BaseException,
+        try_number: int,
+        max_tries: int,
+        context: Any = None,
+    ) -> RetryDecision:
+        decision = super().evaluate(exception, try_number, max_tries, context)
+        if (
+            decision.action is RetryAction.FAIL
+            or submit_exit_code(exception) in NOT_RETRIED_EXIT_CODES
+        ):
+            error_class, error = job_error(exception)
+            return RetryDecision.fail(
+                reason=f"not retried, a retry cannot fix {error_class}: {error}"
+            )
+        return RetryDecision.default()
+
+
+RETRY_POLICY = FailFastOnConfigErrors()
+
+
+# ---- callbacks
+
+
+def job_error(exception: BaseException | str | None) -> tuple[str, str]:
+    """(error_class, error) worth alerting on, from the exception Airflow hands the callback.
+
+    A failed spark-submit surfaces as "Cannot execute: <command>…" followed by the tail of the
+    job's output; the job's own one-line `brewlake: error: …` in that tail says what went wrong.
+    """
+    if exception is None:
+        return "", ""
+    error_class = type(exception).__name__ if isinstance(exception, BaseException) else "Error"
+    # The job's exit code says which brewlake error it was when its own line does not.
+    error_class = NOT_RETRIED_EXIT_CODES.get(submit_exit_code(exception), error_class)
+    text = str(exception)
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith(_JOB_ERROR_PREFIX):
+            detail = line[len(_JOB_ERROR_PREFIX) :].strip()
+            head, sep, rest = detail.partition(": ")
+            # An unexpected exception prints as `brewlake: error: KeyError: …`: keep its class.
+            if sep and head.isidentifier() and head.endswith(_CLASS_SUFFIXES):
+                return head, rest.split(" (rerun with --verbose")[0]
+            return error_class, detail
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return error_class, first
+
+
+def _logical_date(context: Mapping[str, Any]) -> str | None:
+    if context.get("ds"):
+        return str(context["ds"])
+    value = context.get("logical_date")
+    return value.date().isoformat() if hasattr(value, "date") else None
+
+
+def task_event(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    """The run event for one task's outcome, built from the Airflow callback context."""
+    ti = context.get("ti") or context.get("task_instance")
+    dag_run = context.get("dag_run")
+    task_id = getattr(ti, "task_id", None)
+    error_class, error = job_error(context.get("exception")) if kind == "failed" else ("", "")
+    try:
+        log_url = getattr(ti, "log_url", None)
+    except Exception:  # log_url reads configuration; an alert must go out without it
+        log_url = None
+    return {
+        "event": kind,
+        "layer": task_id,
+        "run_id": getattr(dag_run, "run_id", None) or context.get("run_id"),
+        "logical_date": _logical_date(context),
+        "error_class": error_class or None,
+        "error": error or None,
+        "dag_id": getattr(ti, "dag_id", None) or getattr(dag_run, "dag_id", None),
+        "task_id": task_id,
+        "try_number": getattr(ti, "try_number", None),
+        "log_url": log_url,
+    }
+
+
+def _alert_settings() -> Settings:
+    """The settings the alert sinks use: all of them, or when one is malformed (the very error
+    being reported, perhaps) the alert ones alone, so the alert still goes out."""
+    from brewlake.config import load_settings
+
+    try:
+        return load_settings()
+    except ConfigError:
+        env = {k: v for k, v in os.environ.items() if k.startswith(_ALERT_ENV_PREFIXES)}
+        return load_settings(env=env)
+
+
+def _publish(kind: str, context: Mapping[str, Any]) -> None:
+    """Build and publish the event; never raises (an alert must not change a task's outcome)."""
+    from brewlake.log import get_logger
+
+    log = get_logger(__name__)
+    event: dict[str, Any] = {"event": kind}
+    try:
+        event = task_event(kind, context)
+        from brewlake.ops.alerts import publish_event
+
+        errors = publish_event(_alert_settings(), event)
+        if errors:
+            log.error("airflow.alert_incomplete", sinks=";".join(errors), task_id=event["task_id"])
+    except Exception as exc:
+        # Settings that fail to load (or a missing module) must still leave a trace in the log.
+        try:
+            log.error(
+                f"run.{kind}",
+                **{k: v for k, v in event.items() if k != "event" and v is not None},
+                callback_error=f"{type(exc).__name__}: {exc}",
+            )
+        except Exception:
+            print(f"brewlake: {kind} callback could not publish: {exc!r}", file=sys.stderr)
+
+
+def on_task_failure(context: Mapping[str, Any]) -> None:
+    """`on_failure_callback`: the task failed for good (retries exhausted)."""
+    _publish("failed", context)
+
+
+def on_pipeline_success(context: Mapping[str, Any]) -> None:
+    """`on_success_callback` of the last task: the whole medallion run for the date succeeded."""
+    _publish("succeeded", context)
+
+
+def on_task_retry(context: Mapping[str, Any]) -> None:
+    """`on_retry_callback`: logged only, so a retry that then succeeds pages nobody."""
+    try:
+        from brewlake.log import get_logger
+
+        event = task_event("failed", context)
+        get_logger(__name__).warning(
+            "airflow.retry",
+            **{k: v for k, v in event.items() if k != "event" and v is not None},
+        )
+    except Exception as exc:
+        print(f"brewlake: retry callback could not log: {exc!r}", file=sys.stderr)

@@ -1,0 +1,5 @@
+import sys
+
+from brewlake.cli import main
+
+sys.exit(main())

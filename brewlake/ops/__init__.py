@@ -1,0 +1,1 @@
+"""Operations: run events, alerts, the ops tables, run tracking, status, table maintenance."""
