@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import statistics
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+
+from brewlake import delta
 
 
 @dataclass
@@ -107,15 +108,6 @@ def repeat(fn: Callable[[], dict[str, Any]], runs: int, warmup: int = 1) -> dict
     }
 
 
-def _commits(table_path: str | Path) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    """(version, actions) of every JSON commit in the table's log, oldest first."""
-    log_dir = Path(table_path) / "_delta_log"
-    if not log_dir.is_dir():
-        return
-    for path in sorted(log_dir.glob("*.json")):
-        yield int(path.stem), [json.loads(line) for line in path.read_text().splitlines()]
-
-
 def delta_file_actions(table_path: str | Path, after_version: int | None) -> dict[str, int]:
     """File actions of the commits after `after_version` (None: all commits).
 
@@ -124,7 +116,7 @@ def delta_file_actions(table_path: str | Path, after_version: int | None) -> dic
     counts only removed paths that no add in the same commit brings back.
     """
     totals = {"added": 0, "removed": 0, "rewritten": 0, "dv_updates": 0, "commits": 0}
-    for version, actions in _commits(table_path):
+    for version, actions in delta.log_commits(table_path):
         if after_version is not None and version <= after_version:
             continue
         adds = {a["add"]["path"] for a in actions if "add" in a}
@@ -138,21 +130,13 @@ def delta_file_actions(table_path: str | Path, after_version: int | None) -> dic
 
 
 def delta_version(table_path: str | Path) -> int | None:
-    log_dir = Path(table_path) / "_delta_log"
-    versions = [int(p.stem) for p in log_dir.glob("*.json")] if log_dir.is_dir() else []
+    versions = [version for version, _ in delta.log_commits(table_path)]
     return max(versions) if versions else None
 
 
 def live_data_files(table_path: str | Path) -> int:
-    """Data files in the table's current snapshot (adds minus removes over the whole log)."""
-    live: set[str] = set()
-    for _, actions in _commits(table_path):
-        for action in actions:
-            if "add" in action:
-                live.add(action["add"]["path"])
-            elif "remove" in action:
-                live.discard(action["remove"]["path"])
-    return len(live)
+    """Data files in the table's current snapshot."""
+    return len(delta.live_files(table_path))
 
 
 def machine() -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from brewlake import delta
 from brewlake.config import Settings
 from brewlake.lake import DATABASES, Lake, TableRef
 from brewlake.log import get_logger
@@ -57,10 +58,8 @@ def _literal(text: str) -> str:
 
 def register_table(spark: SparkSession, settings: Settings, table: TableRef) -> bool:
     """Register `table` by location if its Delta log exists; True when it is now queryable."""
-    from delta.tables import DeltaTable
-
     location = Lake(settings).table_location(table)
-    if not DeltaTable.isDeltaTable(spark, location):
+    if not delta.is_delta(spark, location):
         return False
     name = f"{_quote(table.database)}.{_quote(table.name)}"
     create_database(spark, settings, table.database)
@@ -115,12 +114,7 @@ def register_catalog(spark: SparkSession, settings: Settings) -> list[TableRef]:
 
 def table_version(spark: SparkSession, settings: Settings, table: TableRef) -> int | None:
     """The latest committed Delta version of `table`, or None when it does not exist yet."""
-    from delta.tables import DeltaTable
-
-    location = Lake(settings).table_location(table)
-    if not DeltaTable.isDeltaTable(spark, location):
-        return None
-    return int(DeltaTable.forPath(spark, location).history(1).select("version").first()[0])
+    return delta.version(spark, Lake(settings).table_location(table))
 
 
 def existing_tables(settings: Settings) -> list[TableRef]:
@@ -131,8 +125,7 @@ def existing_tables(settings: Settings) -> list[TableRef]:
     lake = Lake(settings)
     found = []
     for table in TABLES:
-        log_prefix = lake.key(table.database, table.name, "_delta_log") + "/"
-        if any(key.endswith(".json") for key in store.list(log_prefix)):
+        if delta.has_log(store, lake.key(table.database, table.name)):
             found.append(table)
     return found
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from brewlake import delta
 from brewlake.catalog import (
     GOLD_BREWERY_COUNTS,
     GOLD_COUNTS_BY_COUNTRY_TYPE,
@@ -98,18 +99,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _last_commit_metadata(spark: SparkSession, location: str) -> dict[str, Any]:
-    from delta.tables import DeltaTable
-
-    if not DeltaTable.isDeltaTable(spark, location):
-        return {}
-    row = DeltaTable.forPath(spark, location).history(1).select("userMetadata").first()
-    try:
-        return json.loads(row[0]) if row and row[0] else {}
-    except ValueError:
-        return {}
-
-
 def _lineage(silver_version: int, silver_committed_at: str) -> dict[str, Any]:
     # The commit time guards against a silver table deleted and rebuilt from version 0.
     return {
@@ -122,7 +111,7 @@ def _lineage(silver_version: int, silver_committed_at: str) -> dict[str, Any]:
 def _is_current(spark: SparkSession, settings: Settings, lineage: dict[str, Any]) -> bool:
     lake = Lake(settings)
     for gold in GOLD_TABLES:
-        meta = _last_commit_metadata(spark, lake.table_location(gold.table))
+        meta = delta.last_metadata(spark, lake.table_location(gold.table))
         if any(meta.get(key) != value for key, value in lineage.items()):
             return False
     return True
@@ -130,22 +119,20 @@ def _is_current(spark: SparkSession, settings: Settings, lineage: dict[str, Any]
 
 def silver_commit(spark: SparkSession, settings: Settings) -> tuple[int, str]:
     """silver.breweries' current version and that commit's timestamp (UTC, ISO)."""
-    from delta.tables import DeltaTable
-
     location = Lake(settings).table_location(SILVER_BREWERIES)
-    if not DeltaTable.isDeltaTable(spark, location):
+    commit = delta.last_commit(spark, location)
+    if commit is None:
         raise SilverMissing(
             f"{SILVER_BREWERIES} does not exist at {location}: run `brewlake silver` first"
         )
-    row = DeltaTable.forPath(spark, location).history(1).select("version", "timestamp").first()
-    return int(row[0]), row[1].isoformat()
+    return int(commit["version"]), commit["timestamp"].isoformat()
 
 
 def read_silver(spark: SparkSession, settings: Settings) -> tuple[DataFrame, int]:
     """silver.breweries pinned at its current version, and that version."""
     version, _ = silver_commit(spark, settings)
     location = Lake(settings).table_location(SILVER_BREWERIES)
-    frame = spark.read.format("delta").option("versionAsOf", version).load(location)
+    frame = delta.read(spark, location, version=version)
     return frame, version
 
 
@@ -154,7 +141,7 @@ def run(
 ) -> LayerResult:
     silver_version, silver_committed_at = silver_commit(spark, settings)
     location = Lake(settings).table_location(SILVER_BREWERIES)
-    silver = spark.read.format("delta").option("versionAsOf", silver_version).load(location)
+    silver = delta.read(spark, location, version=silver_version)
     lineage = _lineage(silver_version, silver_committed_at)
     result = LayerResult(layer="gold")
     result.details.update(lineage, logical_date=logical_date.isoformat())
@@ -255,14 +242,8 @@ def write_gold(
         )
 
         def write(gold: GoldTable) -> None:
-            (
-                frames[gold.table]
-                .coalesce(1)
-                .write.format("delta")
-                .mode("overwrite")
-                .option("overwriteSchema", "true")
-                .option("userMetadata", metadata)
-                .save(lake.table_location(gold.table))
+            delta.replace(
+                frames[gold.table].coalesce(1), lake.table_location(gold.table), metadata=metadata
             )
 
         # Each table is still replaced by its own atomic commit; a failure raises after the

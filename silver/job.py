@@ -22,6 +22,7 @@ from pyspark import StorageLevel
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from brewlake import delta
 from brewlake.batches import BatchError, BatchInfo, list_batches
 from brewlake.catalog import (
     SILVER_APPLIED_BATCHES,
@@ -289,7 +290,7 @@ def apply_batch(
         )
 
     breweries_location = locations[SILVER_BREWERIES]
-    current = spark.read.format("delta").load(breweries_location)
+    current = delta.read(spark, breweries_location)
     if rows_in == 0 and current.where(F.col("is_active")).limit(1).count():
         check = QualityCheck(
             "snapshot_not_empty", False, 0, 1, f"batch {batch.batch_id} holds no records"
@@ -307,7 +308,7 @@ def apply_batch(
         select_accepted(validated), batch.batch_id, batch.ingest_date, started
     )
     present_ids = validated.where(F.col("id").isNotNull()).select("id")
-    if merge.is_empty(spark, breweries_location):
+    if delta.file_count(spark, breweries_location) == 0:
         changes = first_load_rows(incoming)  # nothing to compare with, nothing to deactivate
     else:
         changes = changed_rows(
@@ -335,7 +336,7 @@ def apply_batch(
     )
     insert_only = set(actions) == {"insert"}
     if actions:
-        with merge.session_conf(spark, MERGE_CONF), merge.commit_metadata(spark, marker):
+        with delta.session_conf(spark, MERGE_CONF), merge.commit_metadata(spark, marker):
             merge.apply_changes(spark, breweries_location, changes, insert_only=insert_only)
         _fault(args, "after_breweries_commit")
         # History follows from the change set; a crash before this commit is repaired by
@@ -347,7 +348,7 @@ def apply_batch(
         spark,
         locations[SILVER_APPLIED_BATCHES],
         marker,
-        breweries_version=merge.version_of(spark, breweries_location),
+        breweries_version=delta.version(spark, breweries_location),
         logical_date=logical_date,
         applied_at=started,
     )
@@ -396,7 +397,7 @@ def recover(spark: SparkSession, locations: dict, logical_date: dt.date) -> tupl
 def run(
     spark: SparkSession, settings: Settings, logical_date: dt.date, args: argparse.Namespace
 ) -> LayerResult:
-    with merge.session_conf(spark, RUN_CONF):
+    with delta.session_conf(spark, RUN_CONF):
         return _run(spark, settings, logical_date, args)
 
 
@@ -406,7 +407,7 @@ def _run(
     lake = Lake(settings)
     locations = {t: lake.table_location(t) for t in SILVER_TABLES}
     result = LayerResult(layer="silver")
-    before = {t: merge.version_of(spark, loc) for t, loc in locations.items()}
+    before = {t: delta.version(spark, loc) for t, loc in locations.items()}
     created = concurrently(lambda t: merge.ensure_table(spark, t, locations[t]), list(locations))
     for table, is_new in zip(locations, created, strict=True):
         if is_new:
@@ -441,7 +442,7 @@ def _run(
             previous = batch.ingest_date
     finally:
         result.table_versions = {
-            str(t): (before[t], merge.version_of(spark, loc)) for t, loc in locations.items()
+            str(t): (before[t], delta.version(spark, loc)) for t, loc in locations.items()
         }
     result.details["already_applied"] = skipped
     if not pending:

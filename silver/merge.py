@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +19,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from brewlake import delta
 from brewlake.catalog import (
     SILVER_APPLIED_BATCHES,
     SILVER_BREWERIES,
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 MARKER_KEY = "brewlake.silver"
-_USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 # How many recent commits to scan for the last batch marker before reading the whole history.
 _RECENT_COMMITS = 100
 
@@ -122,28 +120,9 @@ def check_schema(df: DataFrame, schema: T.StructType, table: TableRef) -> None:
     )
 
 
-@contextmanager
-def session_conf(spark: SparkSession, conf: dict[str, str]) -> Iterator[None]:
-    """Set session properties for the block only; each gets its earlier value (or none) back,
-    so nothing silver tunes leaks into the next layer of the same session."""
-    before = {key: spark.conf.get(key, None) for key in conf}
-    for key, value in conf.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
-
-
 def commit_metadata(spark: SparkSession, marker: BatchMarker):
     """Every Delta commit inside the block carries `marker` in its commitInfo.userMetadata."""
-    return session_conf(
-        spark, {_USER_METADATA: json.dumps({MARKER_KEY: asdict(marker)}, sort_keys=True)}
-    )
+    return delta.commit_metadata(spark, json.dumps({MARKER_KEY: asdict(marker)}, sort_keys=True))
 
 
 def _marker_of(user_metadata: str | None) -> BatchMarker | None:
@@ -156,40 +135,24 @@ def _marker_of(user_metadata: str | None) -> BatchMarker | None:
     return BatchMarker(**payload) if isinstance(payload, dict) else None
 
 
-def is_delta(spark: SparkSession, location: str) -> bool:
-    from delta.tables import DeltaTable
-
-    return DeltaTable.isDeltaTable(spark, location)
-
-
-def version_of(spark: SparkSession, location: str) -> int | None:
-    from delta.tables import DeltaTable
-
-    if not is_delta(spark, location):
-        return None
-    return int(DeltaTable.forPath(spark, location).history(1).first()["version"])
-
-
 def ensure_table(spark: SparkSession, table: TableRef, location: str) -> bool:
     """Create `table` empty at `location` with its fixed schema; True when it was created.
 
     An existing table that lacks columns the schema ends with (added by a later release) gains
     them, null in its old rows; any other difference is refused."""
-    from delta.tables import DeltaTable
-
     schema, partitions, comment = TABLE_SPECS[table]
-    if is_delta(spark, location):
+    if delta.is_delta(spark, location):
         _add_trailing_columns(spark, table, location, schema)
         return False
-    builder = DeltaTable.createIfNotExists(spark).location(location).addColumns(schema)
-    if partitions:
-        builder = builder.partitionedBy(*partitions)
+    properties = {}
     if table in (SILVER_BREWERIES, SILVER_HISTORY):
         # A MERGE that updates a few rows marks them deleted in place (a deletion vector) and
         # writes only the new images, instead of rewriting every file that holds one of them:
         # closing yesterday's SCD2 versions then costs the changed rows, not the whole history.
-        builder = builder.property("delta.enableDeletionVectors", "true")
-    builder.comment(comment).execute()
+        properties["delta.enableDeletionVectors"] = "true"
+    delta.create(
+        spark, location, schema, partitions=partitions, properties=properties, comment=comment
+    )
     log.info("silver.table_created", table=str(table), location=location)
     return True
 
@@ -197,7 +160,7 @@ def ensure_table(spark: SparkSession, table: TableRef, location: str) -> bool:
 def _add_trailing_columns(
     spark: SparkSession, table: TableRef, location: str, schema: T.StructType
 ) -> None:
-    have = spark.read.format("delta").load(location).schema
+    have = delta.read(spark, location).schema
     known = [f.name for f in have.fields]
     if known == schema.fieldNames():
         return
@@ -211,11 +174,8 @@ def _add_trailing_columns(
 
 def last_marker(spark: SparkSession, location: str) -> tuple[BatchMarker | None, int | None]:
     """The newest batch marker in the breweries commits and the version that carries it."""
-    from delta.tables import DeltaTable
-
-    table = DeltaTable.forPath(spark, location)
     for limit in (_RECENT_COMMITS, None):
-        history = table.history(limit) if limit else table.history()
+        history = delta.history(spark, location, limit)
         rows = history.select("version", "userMetadata").orderBy(F.desc("version")).collect()
         for row in rows:
             marker = _marker_of(row["userMetadata"])
@@ -230,19 +190,12 @@ def applied_positions(
     spark: SparkSession, location: str, since_version: int | None
 ) -> set[tuple[dt.date, str]]:
     """(ingest_date, batch_id) of audit rows recorded at or after breweries `since_version`."""
-    df = spark.read.format("delta").load(location)
+    df = delta.read(spark, location)
     if since_version is not None:
         df = df.where(F.col("breweries_version") >= since_version)
     return {
         (r["ingest_date"], r["batch_id"]) for r in df.select("ingest_date", "batch_id").collect()
     }
-
-
-def is_empty(spark: SparkSession, location: str) -> bool:
-    """The table's current version holds no data file (new, or emptied by a rebuild)."""
-    from delta.tables import DeltaTable
-
-    return DeltaTable.forPath(spark, location).detail().select("numFiles").first()[0] == 0
 
 
 def apply_changes(
@@ -256,20 +209,18 @@ def apply_changes(
         check_schema(source, SILVER_BREWERIES_SCHEMA, SILVER_BREWERIES)
         # One file per (country, state) partition, as the MERGE writes them.
         source = source.repartition(*SILVER_PARTITION_COLUMNS)
-        source.write.format("delta").mode("append").save(location)
+        delta.append(source, location)
     else:
         merge_breweries(spark, location, changes)
 
 
 def merge_breweries(spark: SparkSession, location: str, changes: DataFrame) -> None:
     """Upsert the new images in `changes` (from `transforms.changed_rows`) by id."""
-    from delta.tables import DeltaTable
-
     source = changes.select(*[f.name for f in SILVER_BREWERIES_SCHEMA.fields])
     check_schema(source, SILVER_BREWERIES_SCHEMA, SILVER_BREWERIES)
     columns = {f.name: F.col(f"s.{f.name}") for f in SILVER_BREWERIES_SCHEMA.fields}
     (
-        DeltaTable.forPath(spark, location)
+        delta.table(spark, location)
         .alias("t")
         .merge(source.alias("s"), "t.id = s.id")
         .whenMatchedUpdate(set=columns)
@@ -284,8 +235,8 @@ def sync_history(
     """Bring SCD2 history in line with breweries by comparing the two tables; returns the number
     of new versions (0: no commit). Idempotent: the repair after a run that crashed between the
     breweries commit and the history commit (a normal run uses `record_history`)."""
-    breweries = spark.read.format("delta").load(breweries_location)
-    history = spark.read.format("delta").load(history_location)
+    breweries = delta.read(spark, breweries_location)
+    history = delta.read(spark, history_location)
     versions = history_versions(breweries, history.where(F.col("is_current")), recorded_at)
     versions = versions.localCheckpoint()
     count = versions.count()
@@ -308,19 +259,17 @@ def record_history(
     if insert_only:
         rows = versions.drop("_has_open_version")
         check_schema(rows, SILVER_HISTORY_SCHEMA, SILVER_HISTORY)
-        rows.write.format("delta").mode("append").save(history_location)
+        delta.append(rows, history_location)
     else:
         _merge_history(spark, history_location, versions)
 
 
 def _merge_history(spark: SparkSession, history_location: str, versions: DataFrame) -> None:
-    from delta.tables import DeltaTable
-
     check_schema(versions.drop("_has_open_version"), SILVER_HISTORY_SCHEMA, SILVER_HISTORY)
     staged = staged_history(versions)
     columns = {f.name: F.col(f"s.{f.name}") for f in SILVER_HISTORY_SCHEMA.fields}
     (
-        DeltaTable.forPath(spark, history_location)
+        delta.table(spark, history_location)
         .alias("h")
         .merge(staged.alias("s"), "h.id = s._merge_key AND h.is_current")
         .whenMatchedUpdate(set={"is_current": F.lit(False), "valid_to": F.col("s.valid_from")})
@@ -366,7 +315,7 @@ def append_applied(
         applied_at,
     )
     df = spark.createDataFrame([row], SILVER_APPLIED_BATCHES_SCHEMA)
-    df.coalesce(1).write.format("delta").mode("append").save(location)
+    delta.append(df.coalesce(1), location)
 
 
 def reset_tables(spark: SparkSession, locations: dict[TableRef, str]) -> None:
@@ -375,24 +324,20 @@ def reset_tables(spark: SparkSession, locations: dict[TableRef, str]) -> None:
     The audit, quarantine and history go first and breweries last, with a reset marker: a crash
     part-way leaves breweries' own markers in charge, and the next run resynchronises history.
     """
-    from delta.tables import DeltaTable
-
     for table in (SILVER_APPLIED_BATCHES, SILVER_QUARANTINE, SILVER_HISTORY, SILVER_LOCATIONS):
-        DeltaTable.forPath(spark, locations[table]).delete()
+        delta.table(spark, locations[table]).delete()
     with commit_metadata(spark, BatchMarker(reset=True)):
-        DeltaTable.forPath(spark, locations[SILVER_BREWERIES]).delete()
+        delta.table(spark, locations[SILVER_BREWERIES]).delete()
 
 
 def read_locations(spark: SparkSession, location: str) -> dict[tuple, dict]:
     """silver.locations as {(country_raw, state_raw): row as a dict} (a few hundred rows)."""
-    rows = spark.read.format("delta").load(location).collect()
+    rows = delta.read(spark, location).collect()
     return {(r["country_raw"], r["state_raw"]): r.asDict() for r in rows}
 
 
 def upsert_locations(spark: SparkSession, location: str, rows: list[dict]) -> None:
     """Insert new raw pairs and update the counts of known ones (one commit; none if empty)."""
-    from delta.tables import DeltaTable
-
     if not rows:
         return
     source = spark.createDataFrame(
@@ -402,7 +347,7 @@ def upsert_locations(spark: SparkSession, location: str, rows: list[dict]) -> No
     check_schema(source, SILVER_LOCATIONS_SCHEMA, SILVER_LOCATIONS)
     raw_pair = "t.country_raw <=> s.country_raw AND t.state_raw <=> s.state_raw"
     (
-        DeltaTable.forPath(spark, location)
+        delta.table(spark, location)
         .alias("t")
         .merge(source.coalesce(1).alias("s"), raw_pair)
         .whenMatchedUpdate(set={"rows": "s.rows", "batch_id": "s.batch_id"})

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
+from brewlake import delta
 from brewlake import log as logmod
 from brewlake.catalog import TABLES, forget_name, register_databases
 from brewlake.config import Settings, load_settings
@@ -171,8 +172,6 @@ def register_as_of(
 
     Returns the tables that have no such state, with Delta's reason.
     """
-    from delta.tables import DeltaTable
-
     register_databases(spark, settings)
     lake = Lake(settings)
     unavailable: dict[TableRef, str] = {}
@@ -180,7 +179,7 @@ def register_as_of(
         if not re.search(rf"(?<![\w$]){re.escape(table.name)}(?![\w$])", query, re.IGNORECASE):
             continue
         location = lake.table_location(table)
-        if not DeltaTable.isDeltaTable(spark, location):
+        if not delta.is_delta(spark, location):
             continue
         name = f"{_quote(table.database)}.{_quote(table.name)}"
         forget_name(spark, name)

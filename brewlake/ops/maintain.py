@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from brewlake import delta
 from brewlake.catalog import TABLES
 from brewlake.config import Settings, load_settings
 from brewlake.errors import guarded
@@ -40,12 +41,6 @@ class MaintenanceResult:
     files_compacted: int
     files_vacuumed: int
     deletion_vectors_purged: int = 0
-
-
-def _file_count(spark: SparkSession, location: str) -> int:
-    from delta.tables import DeltaTable
-
-    return int(DeltaTable.forPath(spark, location).detail().first()["numFiles"])
 
 
 def _deletion_vectors_removed(metrics: Any) -> int:
@@ -73,10 +68,8 @@ def maintain_table(
 ) -> MaintenanceResult:
     """OPTIMIZE, purge deletion vectors (tables that have the feature), then VACUUM one Delta
     table at `location`."""
-    from delta.tables import DeltaTable
-
-    table = DeltaTable.forPath(spark, location)
-    detail = table.detail().first()
+    table = delta.table(spark, location)
+    detail = delta.detail(spark, location)
     before = int(detail["numFiles"])
     metrics = table.optimize().executeCompaction().first()["metrics"]
     compacted = int(metrics["numFilesRemoved"]) if metrics else 0
@@ -90,7 +83,7 @@ def maintain_table(
         hours = float(retain_hours)
         vacuumed = spark.sql(f"VACUUM delta.{quoted} RETAIN {hours} HOURS DRY RUN").count()
         table.vacuum(hours)
-    after = _file_count(spark, location)
+    after = delta.file_count(spark, location)
     result = MaintenanceResult(name, before, after, compacted, vacuumed, purged)
     log.info("maintain.table", **result.__dict__)
     return result
@@ -105,13 +98,11 @@ def maintain(
     vacuum: bool = True,
 ) -> list[MaintenanceResult]:
     """Maintain each of `tables` that exists in the lake; missing ones are skipped."""
-    from delta.tables import DeltaTable
-
     lake = Lake(settings)
     results = []
     for table in tables:
         location = lake.table_location(table)
-        if not DeltaTable.isDeltaTable(spark, location):
+        if not delta.is_delta(spark, location):
             log.info("maintain.skipped", table=str(table), reason="does not exist")
             continue
         results.append(

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
+from brewlake import delta
 from brewlake.catalog import OPS_PIPELINE_RUNS, OPS_QUALITY_CHECKS
 from brewlake.config import Settings
 from brewlake.lake import Lake
@@ -51,8 +52,7 @@ def _utc(value: Any) -> dt.datetime | None:
 
 def ops_tables_exist(settings: Settings) -> bool:
     store, lake = open_store(settings), Lake(settings)
-    prefix = lake.key(OPS_PIPELINE_RUNS.database, OPS_PIPELINE_RUNS.name, "_delta_log") + "/"
-    return any(key.endswith(".json") for key in store.list(prefix))
+    return delta.has_log(store, lake.key(OPS_PIPELINE_RUNS.database, OPS_PIPELINE_RUNS.name))
 
 
 def _from_delta(spark: SparkSession, settings: Settings) -> tuple[list[dict], list[dict]]:

@@ -16,6 +16,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
+from brewlake import delta
 from brewlake.catalog import OPS_PIPELINE_RUNS, OPS_QUALITY_CHECKS
 from brewlake.config import Settings
 from brewlake.lake import Lake, TableRef
@@ -150,16 +151,14 @@ def _frame(spark: SparkSession, rows: list[dict[str, Any]], columns: dict[str, s
 def _append(
     spark: SparkSession, settings: Settings, table: TableRef, frame: DataFrame, *, dedupe: bool
 ) -> int:
-    from delta.tables import DeltaTable
-
     location = Lake(settings).table_location(table)
-    exists = DeltaTable.isDeltaTable(spark, location)
+    exists = delta.is_delta(spark, location)
     if dedupe and exists:
         # Buffered rows may be ingested twice (a crash between append and delete): skip known ids.
-        known = spark.read.format("delta").load(location).select("event_id").distinct()
+        known = delta.read(spark, location).select("event_id").distinct()
         frame = frame.join(known, "event_id", "left_anti")
     # Session time zone is UTC (brewlake.spark), so timestamps land as written.
-    frame.coalesce(1).write.format("delta").mode("append").save(location)
+    delta.append(frame.coalesce(1), location)
     if not exists:
         _register(spark, settings, table)
     return 1
@@ -272,9 +271,4 @@ def record_run(
 
 
 def read_table(spark: SparkSession, settings: Settings, table: TableRef) -> DataFrame | None:
-    from delta.tables import DeltaTable
-
-    location = Lake(settings).table_location(table)
-    if not DeltaTable.isDeltaTable(spark, location):
-        return None
-    return spark.read.format("delta").load(location)
+    return delta.read_if_exists(spark, Lake(settings).table_location(table))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
+from brewlake import delta
 from brewlake.catalog import (
     SILVER_APPLIED_BATCHES,
     SILVER_BREWERIES,
@@ -21,7 +22,6 @@ from brewlake.catalog import (
 from brewlake.errors import QualityBreach
 from brewlake.lake import Lake
 from silver import job
-from silver.merge import version_of
 from silver.transforms import as_of
 from tests.silver.conftest import brewery, write_batch
 
@@ -38,7 +38,7 @@ def load(spark, settings, table):
 
 
 def versions(spark, settings):
-    return {t: version_of(spark, Lake(settings).table_location(t)) for t in TABLES}
+    return {t: delta.version(spark, Lake(settings).table_location(t)) for t in TABLES}
 
 
 def files(spark, settings, table=SILVER_BREWERIES):
@@ -180,7 +180,7 @@ def test_quarantine_reasons_and_threshold_stop_the_merge(spark, lake_settings):
         ("quarantine_share", False, 0.2)
     ]
     assert load(spark, lake_settings, SILVER_BREWERIES).count() == 0  # nothing merged
-    assert version_of(spark, Lake(lake_settings).table_location(SILVER_BREWERIES)) == 0
+    assert delta.version(spark, Lake(lake_settings).table_location(SILVER_BREWERIES)) == 0
     reasons = {
         r.id: (r.failed_rules, r.page, json.loads(r.raw_record))
         for r in load(spark, lake_settings, SILVER_QUARANTINE).collect()

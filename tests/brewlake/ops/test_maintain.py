@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from delta.tables import DeltaTable
 from pyspark.sql import types as T
 
+from brewlake import delta
 from brewlake.catalog import GOLD_BREWERY_COUNTS, SILVER_HISTORY
 from brewlake.lake import Lake
 from brewlake.ops.maintain import main, maintain
@@ -22,20 +20,8 @@ SCHEMA = T.StructType(
 
 
 def live_deletion_vectors(location: str) -> int:
-    """Live data files that carry a deletion vector, read from the Delta log itself.
-
-    A commit that attaches a deletion vector removes the file and adds it back, same path: the
-    removes of a commit apply before its adds."""
-    live: dict[str, dict | None] = {}
-    for path in sorted(Path(location, "_delta_log").glob("*.json")):
-        actions = [json.loads(line) for line in path.read_text().splitlines() if line]
-        for action in actions:
-            if "remove" in action:
-                live.pop(action["remove"]["path"], None)
-        for action in actions:
-            if "add" in action:
-                live[action["add"]["path"]] = action["add"].get("deletionVector")
-    return sum(1 for dv in live.values() if dv)
+    """Live data files that carry a deletion vector, read from the Delta log itself."""
+    return sum(1 for dv in delta.live_files(location).values() if dv)
 
 
 def _operations(spark, location: str) -> list[str]:
