@@ -1,28 +1,104 @@
-"""Every silver transform and rule on inline rows, nulls and awkward values included."""
+"""Every silver transform and rule on inline rows, nulls and awkward values included.
+
+Each test compares a transform's actual output frame with an expected frame written out here
+(explicit schema); the table schemas from `brewlake.schemas` are used where a row must be a row of
+that table.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+from typing import Any
 
-import pytest
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.testing import assertDataFrameEqual
 
-from brewlake.schemas import API_FIELDS, SILVER_BREWERIES_SCHEMA, SILVER_QUARANTINE_SCHEMA
+from brewlake.schemas import (
+    API_FIELDS,
+    SILVER_BREWERIES_SCHEMA,
+    SILVER_HISTORY_SCHEMA,
+    SILVER_QUARANTINE_SCHEMA,
+)
 from silver import transforms as tr
-from silver.rules import RULE_NAMES, RULES
+from silver.rules import RULE_NAMES
 from tests.silver.conftest import brewery
 
-DAY1, DAY2 = dt.date(2025, 1, 1), dt.date(2025, 1, 2)
+D0, DAY1, DAY2 = dt.date(2024, 12, 1), dt.date(2025, 1, 1), dt.date(2025, 1, 2)
 AT = dt.datetime(2025, 1, 2, 3, 4, 5)
+AT2 = dt.datetime(2025, 1, 3, 6, 7, 8)
 BOUNDS = {"United States": (17.5, 71.5, -180.0, -64.5)}
+PAGE1, PAGE2 = "page-00001.json", "page-00002.json"
+S = T.StringType()
+
+CHANGES_SCHEMA = T.StructType([*SILVER_BREWERIES_SCHEMA.fields, T.StructField("_action", S)])
+VERSIONS_SCHEMA = T.StructType(
+    [*SILVER_HISTORY_SCHEMA.fields, T.StructField("_has_open_version", T.BooleanType())]
+)
+STAGED_SCHEMA = T.StructType([*SILVER_HISTORY_SCHEMA.fields, T.StructField("_merge_key", S)])
 
 
-def columns(schema: T.StructType) -> list[tuple[str, str]]:
-    return [(f.name, f.dataType.simpleString()) for f in schema.fields]
+# ---------------------------------------------------------------- inline rows
+def frame(spark, schema: T.StructType, rows: list[dict[str, Any]]):
+    """Rows given as dicts (missing keys are null, unknown keys an error) with `schema`."""
+    names = schema.fieldNames()
+    for row in rows:
+        unknown = set(row) - set(names)
+        if unknown:
+            raise KeyError(f"not columns of the schema: {sorted(unknown)}")
+    return spark.createDataFrame([tuple(row.get(n) for n in names) for row in rows], schema)
+
+
+def silver(id_: str | None, **columns: Any) -> dict[str, Any]:
+    """One silver.breweries row (as a dict): a plain active brewery first seen on DAY1."""
+    return {
+        "id": id_,
+        "name": f"Brewery {id_}",
+        "brewery_type": "micro",
+        "address_1": "1 Main St",
+        "address_2": None,
+        "address_3": None,
+        "city": "Portland",
+        "state": "Oregon",
+        "state_raw": "Oregon",
+        "country": "United States",
+        "country_raw": "United States",
+        "postal_code": "97201",
+        "phone": "5035550100",
+        "website_url": None,
+        "longitude": -122.67,
+        "latitude": 45.52,
+        "is_location_suspect": False,
+        "is_active": True,
+        "deactivated_on": None,
+        "first_seen_date": DAY1,
+        "last_seen_date": DAY1,
+        "changed_on": DAY1,
+        "batch_id": "b1",
+        "content_hash": f"h-{id_}",
+        "updated_at": AT,
+        **columns,
+    }
+
+
+def history_of(row: dict[str, Any], **columns: Any) -> dict[str, Any]:
+    """The current SCD2 version of a silver row: valid from its `changed_on`, still open."""
+    shared = {k: v for k, v in row.items() if k in SILVER_HISTORY_SCHEMA.fieldNames()}
+    return {
+        **shared,
+        "valid_from": row["changed_on"],
+        "valid_to": None,
+        "is_current": True,
+        "recorded_at": AT,
+        **columns,
+    }
+
+
+def raw(record) -> str:
+    """A page element's text as bronze holds it (compact JSON, UTF-8)."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
 def pages_df(spark, *pages):
@@ -33,187 +109,15 @@ def pages_df(spark, *pages):
     return spark.createDataFrame(rows, "path string, content binary")
 
 
-def records_df(spark, *records, page="page-00001.json"):
+def records_df(spark, *records, page=PAGE1):
     """Parsed records as the job builds them, from raw JSON values."""
-    body = "[" + ",".join(json.dumps(r, ensure_ascii=False) for r in records) + "]"
+    body = "[" + ",".join(raw(r) for r in records) + "]"
     df = tr.parse_pages(pages_df(spark, body))
     return df.withColumn("page", F.lit(page)).transform(tr.with_parsed_record)
 
 
-def cleansed(spark, *records):
-    return records_df(spark, *records).transform(tr.cleanse)
-
-
-def test_parse_pages_keeps_raw_text_page_and_position(spark):
-    df = tr.parse_pages(
-        pages_df(spark, '[{"id":"a","x":{"y":1}}, 5, "s"]', "[]", '[{"id":"b"}]', "not json")
-    )
-    rows = sorted((r.page, r.position, r.raw_record) for r in df.collect())
-    assert rows == [
-        ("page-00001.json", 0, '{"id":"a","x":{"y":1}}'),
-        ("page-00001.json", 1, "5"),
-        ("page-00001.json", 2, "s"),
-        ("page-00003.json", 0, '{"id":"b"}'),
-    ]
-
-
-def test_explode_pages_keeps_empty_and_malformed_pages_and_hashes_each_page_once(spark):
-    bodies = ['[{"id":"a"}, {"id":"b"}]', "[]", "not json"]
-    exploded = tr.explode_pages(pages_df(spark, *bodies))
-    rows = sorted(
-        ((r.page, r.position, r._page_sha256 is not None) for r in exploded.collect()),
-        key=str,
-    )
-    assert rows == [
-        ("page-00001.json", 0, True),
-        ("page-00001.json", 1, False),
-        ("page-00002.json", None, True),
-        ("page-00003.json", None, True),
-    ]
-    summary = {r.page: (r.sha256, r.records) for r in exploded.transform(tr.page_summary).collect()}
-    assert summary == {
-        f"page-{i:05d}.json": (hashlib.sha256(body.encode()).hexdigest(), n)
-        for i, (body, n) in enumerate(zip(bodies, (2, 0, 0), strict=True), start=1)
-    }
-
-
-def test_parsed_record_reads_numbers_and_strings_and_reports_unknown_fields(spark):
-    df = records_df(
-        spark,
-        brewery("a", longitude=-122.5, latitude="45.25"),
-        {**brewery("b"), "brand_new": 1, "also_new": None},
-        7,
-    )
-    got = {r["_src_id"]: (r["_src_longitude"], r["_src_latitude"]) for r in df.collect()}
-    assert got["a"] == ("-122.5", "45.25")
-    assert got[None] == (None, None)
-    profile = df.transform(tr.cleanse).transform(tr.raw_location_profile).collect()
-    got = {(r.country_raw, r.state_raw): (r["count"], r.unknown_fields) for r in profile}
-    assert got == {
-        (None, None): (1, []),
-        ("United States", "Oregon"): (2, ["also_new", "brand_new"]),
-    }
-    assert set(API_FIELDS) == {f.name for f in tr.BREWERY_RECORD_SCHEMA.fields}
-
-
-def test_cleanse_trims_nulls_empties_and_fixes_artefacts(spark):
-    df = cleansed(
-        spark,
-        brewery(
-            " a1 ",
-            name="  The\u00a0 Big   Brewery\t",
-            brewery_type=" MICRO ",
-            address_1="",
-            street=" 9 Side St ",
-            city=" Lübbenau/Spreewald ",
-            state_province=None,
-            state=" Oregon ",
-            country=" United States",
-            postal_code="55044.0",
-            phone="5.551234567E9",
-            website_url="   ",
-            longitude=" 12.5 ",
-            latitude=-45,
-        ),
-        brewery("a2", postal_code="55044-", phone="(503) 555-0100", longitude=None, latitude=None),
-        brewery("a3", postal_code="01234", phone="503.0", longitude="abc", latitude="NaN"),
-        brewery("a4", longitude="Infinity", latitude="1e1", name=None, brewery_type=None),
-    )
-    got = {r.id: r.asDict() for r in df.collect()}
-    a1 = got["a1"]
-    assert a1["name"] == "The Big Brewery"
-    assert a1["brewery_type"] == "micro"
-    assert a1["address_1"] == "9 Side St"
-    assert a1["city"] == "Lübbenau/Spreewald"
-    assert (a1["state_raw"], a1["country_raw"]) == (" Oregon ", " United States")
-    assert (a1["postal_code"], a1["phone"]) == ("55044", "5551234567")
-    assert a1["website_url"] is None
-    assert (a1["longitude"], a1["latitude"]) == (12.5, -45.0)
-    assert (got["a2"]["postal_code"], got["a2"]["phone"]) == ("55044-", "(503) 555-0100")
-    assert (got["a2"]["longitude"], got["a2"]["_longitude_text"]) == (None, None)
-    assert (got["a3"]["postal_code"], got["a3"]["phone"]) == ("01234", "503")
-    assert (got["a3"]["longitude"], got["a3"]["_longitude_text"]) == (None, "abc")
-    assert (got["a3"]["latitude"], got["a3"]["_latitude_text"]) == (None, "NaN")
-    assert (got["a4"]["longitude"], got["a4"]["latitude"]) == (None, 10.0)
-    assert (got["a4"]["name"], got["a4"]["brewery_type"]) == (None, None)
-
-
-def test_coordinates_are_kept_to_seven_decimals(spark):
-    schema = "id string, text string"
-    raw = spark.createDataFrame(
-        [
-            ("noise-a", "47.867323017472"),
-            ("noise-b", "47.86732301747203"),  # the same place, next snapshot
-            ("half-up", "-122.12345675"),
-            ("short", "12.5"),
-            ("moved", "47.8673231"),  # 1 cm away: a real change
-            ("text", "abc"),
-            ("null", None),
-        ],
-        schema,
-    )
-    got = raw.select("id", tr.to_coordinate(F.col("text")).alias("coordinate"))
-    expected = spark.createDataFrame(
-        [
-            ("noise-a", 47.867323),
-            ("noise-b", 47.867323),
-            ("half-up", -122.1234568),
-            ("short", 12.5),
-            ("moved", 47.8673231),
-            ("text", None),
-            ("null", None),
-        ],
-        "id string, coordinate double",
-    )
-    assertDataFrameEqual(got, expected, checkRowOrder=False, rtol=0, atol=0)
-
-
-@pytest.mark.parametrize(
-    ("country", "lon", "lat", "suspect"),
-    [
-        ("United States", -122.6, 45.5, False),
-        ("United States", 45.5, -122.6, True),  # swapped: outside the country (and range)
-        ("United States", None, None, False),
-        ("United States", -122.6, None, True),  # half a pair
-        ("Belgium", 0.0, 0.0, True),
-        ("Belgium", 4.4, 50.8, False),  # no bounds for Belgium here: range check only
-        ("Belgium", 181.0, 50.8, True),
-        (None, 10.0, 10.0, False),
-    ],
-)
-def test_location_suspect(spark, country, lon, lat, suspect):
-    schema = "country string, longitude double, latitude double"
-    df = spark.createDataFrame([(country, lon, lat)], schema)
-    assert df.transform(tr.with_location_suspect, BOUNDS).first().is_location_suspect is suspect
-
-
-def test_canonical_location_joins_raw_pairs_null_safely(spark):
-    records = spark.createDataFrame(
-        [("1", " US", "NSW"), ("2", None, None), ("3", "Belgium", None), ("4", "x", "y")],
-        "id string, country_raw string, state_raw string",
-    )
-    mapping = spark.createDataFrame(
-        [
-            (" US", "NSW", "United States", "New South Wales"),
-            (None, None, None, None),
-            ("Belgium", None, "Belgium", None),
-        ],
-        "country_raw string, state_raw string, country string, state string",
-    )
-    expected = spark.createDataFrame(
-        [
-            ("1", " US", "NSW", "United States", "New South Wales"),
-            ("2", None, None, None, None),
-            ("3", "Belgium", None, "Belgium", None),
-            ("4", "x", "y", None, None),
-        ],
-        "id string, country_raw string, state_raw string, country string, state string",
-    )
-    assertDataFrameEqual(records.transform(tr.with_canonical_location, mapping), expected)
-
-
 def _validated(spark, *records, pages=None):
-    df = cleansed(spark, *records)
+    df = records_df(spark, *records).transform(tr.cleanse)
     if pages:
         df = df.withColumn(
             "page", F.element_at(F.array(*[F.lit(p) for p in pages]), F.col("position") + 1)
@@ -227,18 +131,428 @@ def _validated(spark, *records, pages=None):
     )
 
 
+# ---------------------------------------------------------------- parsing
+def test_parse_pages_keeps_raw_text_page_and_position(spark):
+    df = tr.parse_pages(
+        pages_df(
+            spark,
+            '[{"id":"a","x":{"y":1}}, 5, "s", null, {"name":"Bräu \\"Löwe\\""}]',
+            "[]",
+            '[{"id":"b"}]',
+            "not json",
+        )
+    )
+    expected = spark.createDataFrame(
+        [
+            (PAGE1, 0, '{"id":"a","x":{"y":1}}'),
+            (PAGE1, 1, "5"),
+            (PAGE1, 2, "s"),
+            (PAGE1, 3, None),
+            (PAGE1, 4, '{"name":"Bräu \\"Löwe\\""}'),
+            ("page-00003.json", 0, '{"id":"b"}'),
+        ],
+        "page string, position int, raw_record string",
+    )
+    assertDataFrameEqual(df, expected, checkRowOrder=False)
+
+
+def test_explode_pages_keeps_empty_and_malformed_pages_and_hashes_each_page_once(spark):
+    bodies = ['[{"id":"a"}, {"id":"b"}]', "[]", "not json", '[{"name":"Bräu"}]']
+    sha = [hashlib.sha256(body.encode("utf-8")).hexdigest() for body in bodies]
+    exploded = tr.explode_pages(pages_df(spark, *bodies))
+    expected = spark.createDataFrame(
+        [
+            (PAGE1, sha[0], 0, '{"id":"a"}'),
+            (PAGE1, None, 1, '{"id":"b"}'),  # the page's hash rides on its first row only
+            (PAGE2, sha[1], None, None),
+            ("page-00003.json", sha[2], None, None),
+            ("page-00004.json", sha[3], 0, '{"name":"Bräu"}'),
+        ],
+        "page string, _page_sha256 string, position int, raw_record string",
+    )
+    assertDataFrameEqual(exploded, expected, checkRowOrder=False)
+
+    expected_summary = spark.createDataFrame(
+        [
+            (PAGE1, sha[0], 2),
+            (PAGE2, sha[1], 0),
+            ("page-00003.json", sha[2], 0),
+            ("page-00004.json", sha[3], 1),
+        ],
+        "page string, sha256 string, records long",
+    )
+    assertDataFrameEqual(exploded.transform(tr.page_summary), expected_summary, checkRowOrder=False)
+
+
+# The API record's fields in the order the API emits them (/work/shared/API.md), written out
+# here rather than read from `API_FIELDS`, so a field lost from the schema fails this test.
+API_RECORD_FIELDS = (
+    "id",
+    "name",
+    "brewery_type",
+    "address_1",
+    "address_2",
+    "address_3",
+    "city",
+    "state_province",
+    "postal_code",
+    "country",
+    "longitude",
+    "latitude",
+    "phone",
+    "website_url",
+    "state",
+    "street",
+)
+
+
+def test_parsed_record_reads_every_api_field_as_text_and_lists_the_record_keys(spark):
+    records = [
+        '{"id":"a","name":"Bräu \\"Löwe\\"","longitude":-122.5,"latitude":"45.25",'
+        '"phone":5035550100,"street":"1 Main St"}',
+        '{"id":"b","name":null,"brand_new":1,"also_new":null}',
+        "7",
+        None,  # a JSON null element
+        '{"id":"c","city":" Portland ","website_url":""}',
+    ]
+    df = spark.createDataFrame(
+        [(PAGE1, i, r) for i, r in enumerate(records)],
+        "page string, position int, raw_record string",
+    )
+
+    def src(**values):
+        return tuple(values.get(name) for name in API_RECORD_FIELDS)
+
+    expected = spark.createDataFrame(
+        [
+            (
+                PAGE1,
+                0,
+                records[0],
+                ["id", "name", "longitude", "latitude", "phone", "street"],
+                # Numbers and strings alike arrive as their text.
+                *src(
+                    id="a",
+                    name='Bräu "Löwe"',
+                    longitude="-122.5",
+                    latitude="45.25",
+                    phone="5035550100",
+                    street="1 Main St",
+                ),
+            ),
+            (PAGE1, 1, records[1], ["id", "name", "brand_new", "also_new"], *src(id="b")),
+            (PAGE1, 2, "7", None, *src()),
+            (PAGE1, 3, None, None, *src()),
+            (
+                PAGE1,
+                4,
+                records[4],
+                ["id", "city", "website_url"],
+                *src(id="c", city=" Portland ", website_url=""),  # untouched: cleanse trims
+            ),
+        ],
+        "page string, position int, raw_record string, _record_keys array<string>, "
+        + ", ".join(f"_src_{name} string" for name in API_RECORD_FIELDS),
+    )
+    assertDataFrameEqual(df.transform(tr.with_parsed_record), expected, checkRowOrder=False)
+
+
+def test_raw_location_profile_counts_raw_pairs_and_lists_unknown_fields(spark):
+    records = spark.createDataFrame(
+        [
+            ("United States", "Oregon", list(API_RECORD_FIELDS)),
+            ("United States", "Oregon", ["id", "brand_new", "also_new"]),
+            ("United States", "Oregon", ["id", "brand_new"]),
+            (None, None, None),  # not an object: no keys
+            (" US", "Kärnten", ["id", "ünknown"]),
+            ("United States", None, []),
+        ],
+        "country_raw string, state_raw string, _record_keys array<string>",
+    )
+    expected = spark.createDataFrame(
+        [
+            ("United States", "Oregon", 3, ["also_new", "brand_new"]),
+            (None, None, 1, []),
+            (" US", "Kärnten", 1, ["ünknown"]),
+            ("United States", None, 1, []),
+        ],
+        "country_raw string, state_raw string, count long, unknown_fields array<string>",
+    )
+    assertDataFrameEqual(records.transform(tr.raw_location_profile), expected, checkRowOrder=False)
+
+
+# ---------------------------------------------------------------- cleansing
+SOURCE_SCHEMA = T.StructType(
+    [T.StructField("page", S), *[T.StructField(f"_src_{name}", S) for name in API_FIELDS]]
+)
+
+CLEANSED_SCHEMA = T.StructType(
+    [
+        T.StructField(name, T.DoubleType() if name in {"longitude", "latitude"} else S)
+        for name in (
+            "page",
+            "id",
+            "name",
+            "brewery_type",
+            "address_1",
+            "address_2",
+            "address_3",
+            "city",
+            "state_raw",
+            "country_raw",
+            "postal_code",
+            "phone",
+            "website_url",
+            "_longitude_text",
+            "_latitude_text",
+            "longitude",
+            "latitude",
+        )
+    ]
+)
+
+
+def cleansed(id_: str | None, **columns: Any) -> dict[str, Any]:
+    """`cleanse`'s output for `source(id_)`'s defaults; keyword arguments override."""
+    return {
+        "page": PAGE1,
+        "id": id_,
+        "name": f"Brewery {id_}",
+        "brewery_type": "micro",
+        "address_1": "1 Main St",
+        "city": "Portland",
+        "state_raw": "Oregon",
+        "country_raw": "United States",
+        "postal_code": "97201",
+        "phone": "5035550100",
+        "_longitude_text": "-122.67",
+        "_latitude_text": "45.52",
+        "longitude": -122.67,
+        "latitude": 45.52,
+        **columns,
+    }
+
+
+def source(id_: str | None, **fields) -> tuple:
+    """`cleanse`'s input row: one API record's fields as the text `with_parsed_record` reads."""
+    record = brewery(id_, **fields)
+    return (PAGE1, *[None if record[n] is None else str(record[n]) for n in API_FIELDS])
+
+
+def test_cleanse_trims_nulls_empties_and_fixes_artefacts(spark):
+    records = spark.createDataFrame(
+        [
+            source(
+                " a1 ",
+                name="  The\u00a0 Big   Brewery\t",
+                brewery_type=" MICRO ",
+                address_1="",
+                street=" 9 Side St ",
+                city=" Lübbenau/Spreewald ",
+                state_province=None,
+                state=" Oregon ",
+                country=" United States",
+                postal_code="55044.0",
+                phone="5.551234567E9",
+                website_url="   ",
+                longitude=" 12.5 ",
+                latitude=-45,
+            ),
+            source(
+                "a2", postal_code="55044-", phone="(503) 555-0100", longitude=None, latitude=None
+            ),
+            source("a3", postal_code="01234", phone="503.0", longitude="abc", latitude="NaN"),
+            source("a4", longitude="Infinity", latitude="1e1", name=None, brewery_type=None),
+            # Unicode spaces only: the id is blank; an em space inside the city collapses.
+            source(
+                "\u3000",
+                city="São\u2003 Paulo",
+                state_province=None,
+                state=None,
+                country=None,
+                postal_code=None,
+                phone=None,
+                longitude="",
+                latitude=" ",
+            ),
+        ],
+        SOURCE_SCHEMA,
+    )
+    no_coordinates = {
+        "_longitude_text": None,
+        "_latitude_text": None,
+        "longitude": None,
+        "latitude": None,
+    }
+    expected = frame(
+        spark,
+        CLEANSED_SCHEMA,
+        [
+            cleansed(
+                "a1",
+                name="The Big Brewery",
+                brewery_type="micro",
+                address_1="9 Side St",  # empty address_1: street instead
+                city="Lübbenau/Spreewald",
+                # Raw location exactly as received: the canonical columns come from these.
+                state_raw=" Oregon ",
+                country_raw=" United States",
+                postal_code="55044",
+                phone="5551234567",
+                website_url=None,
+                _longitude_text="12.5",
+                _latitude_text="-45",
+                longitude=12.5,
+                latitude=-45.0,
+            ),
+            cleansed("a2", postal_code="55044-", phone="(503) 555-0100", **no_coordinates),
+            cleansed(
+                "a3",
+                postal_code="01234",
+                phone="503",
+                **no_coordinates | {"_longitude_text": "abc", "_latitude_text": "NaN"},
+            ),
+            cleansed(
+                "a4",
+                name=None,
+                brewery_type=None,
+                _longitude_text="Infinity",
+                _latitude_text="1e1",
+                longitude=None,
+                latitude=10.0,
+            ),
+            cleansed(
+                None,
+                name="Brewery",
+                city="São Paulo",
+                state_raw=None,
+                country_raw=None,
+                postal_code=None,
+                phone=None,
+                **no_coordinates,
+            ),
+        ],
+    )
+    assertDataFrameEqual(
+        records.transform(tr.cleanse), expected, checkRowOrder=False, rtol=0, atol=0
+    )
+
+
+def test_coordinates_are_kept_to_seven_decimals(spark):
+    raw_text = spark.createDataFrame(
+        [
+            ("noise-a", "47.867323017472"),
+            ("noise-b", "47.86732301747203"),  # the same place, next snapshot
+            ("half-up", "-122.12345675"),
+            ("short", "12.5"),
+            ("exponent", "1e1"),
+            ("moved", "47.8673231"),  # 1 cm away: a real change
+            ("text", "abc"),
+            ("nan", "NaN"),
+            ("infinite", "-Infinity"),
+            ("null", None),
+        ],
+        "id string, text string",
+    )
+    got = raw_text.select("id", tr.to_coordinate(F.col("text")).alias("coordinate"))
+    expected = spark.createDataFrame(
+        [
+            ("noise-a", 47.867323),
+            ("noise-b", 47.867323),
+            ("half-up", -122.1234568),
+            ("short", 12.5),
+            ("exponent", 10.0),
+            ("moved", 47.8673231),
+            ("text", None),
+            ("nan", None),
+            ("infinite", None),
+            ("null", None),
+        ],
+        "id string, coordinate double",
+    )
+    assertDataFrameEqual(got, expected, checkRowOrder=False, rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------- location
+def test_location_suspect_flags_doubtful_but_usable_coordinates(spark):
+    cases = [
+        ("ok", "United States", -122.6, 45.5, False),
+        ("swapped", "United States", 45.5, -122.6, True),  # outside the country (and range)
+        ("both-null", "United States", None, None, False),
+        ("half-a-pair", "United States", -122.6, None, True),
+        ("bounds-inclusive", "United States", -64.5, 71.5, False),
+        ("bounds-inclusive-low", "United States", -180.0, 17.5, False),
+        ("zero-zero", "Belgium", 0.0, 0.0, True),
+        ("no-bounds", "Belgium", 4.4, 50.8, False),  # no bounds for Belgium here: range only
+        ("lon-range", "Belgium", 181.0, 50.8, True),
+        ("lat-range", "Belgium", 4.4, -90.5, True),
+        ("no-country", None, 10.0, 10.0, False),
+        ("diacritics", "Österreich", 14.3, 47.1, False),
+    ]
+    schema = "case string, country string, longitude double, latitude double"
+    records = spark.createDataFrame([c[:4] for c in cases], schema)
+    expected = spark.createDataFrame(cases, schema + ", is_location_suspect boolean")
+    assertDataFrameEqual(
+        records.transform(tr.with_location_suspect, BOUNDS), expected, checkRowOrder=False
+    )
+
+
+def test_canonical_location_joins_raw_pairs_null_safely(spark):
+    records = spark.createDataFrame(
+        [
+            ("1", " US", "NSW"),
+            ("2", None, None),
+            ("3", "Belgium", None),
+            ("4", "x", "y"),
+            ("5", "Österreich", "Kärnten"),
+        ],
+        "id string, country_raw string, state_raw string",
+    )
+    mapping = spark.createDataFrame(
+        [
+            (" US", "NSW", "United States", "New South Wales"),
+            (None, None, None, None),
+            ("Belgium", None, "Belgium", None),
+            ("Österreich", "Kärnten", "Austria", "Kärnten"),
+        ],
+        "country_raw string, state_raw string, country string, state string",
+    )
+    expected = spark.createDataFrame(
+        [
+            ("1", " US", "NSW", "United States", "New South Wales"),
+            ("2", None, None, None, None),
+            ("3", "Belgium", None, "Belgium", None),
+            ("4", "x", "y", None, None),  # unmapped: no canonical place
+            ("5", "Österreich", "Kärnten", "Austria", "Kärnten"),
+        ],
+        "id string, country_raw string, state_raw string, country string, state string",
+    )
+    assertDataFrameEqual(
+        records.transform(tr.with_canonical_location, mapping), expected, checkRowOrder=False
+    )
+
+
+# ---------------------------------------------------------------- validation
 def test_content_hash_changes_with_content_only(spark):
     df = _validated(
         spark,
         brewery("a", name="X"),
-        brewery("b", name="X"),
+        brewery("b", name="X"),  # id is not content
         brewery("c", name="Other"),
-        brewery("d", name="X", address_2=" "),
+        brewery("d", name="X", address_2=" "),  # blank == null
         brewery("e", name="X", address_2="x"),
+        brewery("f", name=" X\u00a0"),  # hashed after cleansing
+        brewery("g", name="X", address_2="null"),  # the text "null" is not a null
     )
-    h = {r.id: r.content_hash for r in df.collect()}
-    assert h["a"] == h["b"] == h["d"]  # id is not content; blank == null
-    assert len({h["a"], h["c"], h["e"]}) == 3
+    groups = df.groupBy("content_hash").agg(
+        F.array_sort(F.collect_list("id")).alias("ids"),
+        F.first(F.col("content_hash").rlike("^[0-9a-f]{64}$")).alias("is_sha256"),
+    )
+    expected = spark.createDataFrame(
+        [(["a", "b", "d", "f"], True), (["c"], True), (["e"], True), (["g"], True)],
+        "ids array<string>, is_sha256 boolean",
+    )
+    assertDataFrameEqual(groups.drop("content_hash"), expected, checkRowOrder=False)
 
 
 def test_rules_name_every_failure_exactly(spark):
@@ -250,197 +564,346 @@ def test_rules_name_every_failure_exactly(spark):
         brewery("c", longitude="12,5", latitude="x"),
         brewery("n", brewery_type=None, name=None, latitude="abc"),
         5,
+        brewery("u", brewery_type=" BrewPub "),  # known once trimmed and lower-cased
+        brewery("dup", name="One"),
+        brewery("dup", name="Two"),  # the later one wins; the first conflicts
     )
-    got = {(r.id, r.raw_record[:1]): r.failed_rules for r in df.collect()}
-    assert got == {
-        ("ok", "{"): [],
-        (None, "{"): ["id_missing", "name_missing"],
-        ("t", "{"): ["brewery_type_unknown"],
-        ("c", "{"): ["coordinates_unparseable"],
-        ("n", "{"): ["name_missing", "brewery_type_unknown", "coordinates_unparseable"],
-        (None, "5"): ["record_not_object", "id_missing", "name_missing", "brewery_type_unknown"],
-    }
-    assert set(RULE_NAMES) == {r.name for r in RULES}
+    expected = spark.createDataFrame(
+        [
+            (0, "ok", []),
+            (1, None, ["id_missing", "name_missing"]),
+            (2, "t", ["brewery_type_unknown"]),
+            (3, "c", ["coordinates_unparseable"]),
+            (4, "n", ["name_missing", "brewery_type_unknown", "coordinates_unparseable"]),
+            (5, None, ["record_not_object", "id_missing", "name_missing", "brewery_type_unknown"]),
+            (6, "u", []),
+            (7, "dup", ["duplicate_id_conflict"]),
+            (8, "dup", []),
+        ],
+        "position int, id string, failed_rules array<string>",
+    )
+    assertDataFrameEqual(df.select("position", "id", "failed_rules"), expected, checkRowOrder=False)
+    # These rows break every declared rule at least once, and nothing else.
+    fired = df.select(F.explode("failed_rules").alias("rule")).distinct()
+    every_rule = spark.createDataFrame([(name,) for name in RULE_NAMES], "rule string")
+    assertDataFrameEqual(fired, every_rule, checkRowOrder=False)
 
 
 def test_duplicates_resolve_deterministically(spark):
-    df = _validated(
-        spark,
+    records = [
         brewery("same"),
         brewery("same"),
         brewery("conf", name="Old name"),
         brewery("conf", name="New name"),
         brewery("bad", brewery_type="nope"),
         brewery("bad"),
-        pages=[
-            "page-00001.json",
-            "page-00002.json",
-            "page-00001.json",
-            "page-00002.json",
-            "page-00001.json",
-            "page-00002.json",
+        brewery("late", name="On page 2"),
+        brewery("late", name="On page 1"),  # a later position on an earlier page loses
+        brewery(None),
+        brewery(None),
+    ]
+    pages = [PAGE1, PAGE2, PAGE1, PAGE2, PAGE1, PAGE2, PAGE2, PAGE1, PAGE1, PAGE2]
+    df = _validated(spark, *records, pages=pages)
+    flags = "id string, page string, name string, failed_rules array<string>, "
+    flags += "_is_duplicate_copy boolean, _is_conflicting_duplicate boolean"
+    expected = spark.createDataFrame(
+        [
+            ("same", PAGE1, "Brewery same", [], True, False),
+            ("same", PAGE2, "Brewery same", [], False, False),
+            ("conf", PAGE1, "Old name", ["duplicate_id_conflict"], False, True),
+            ("conf", PAGE2, "New name", [], False, False),
+            # An invalid record is no duplicate of a valid one.
+            ("bad", PAGE1, "Brewery bad", ["brewery_type_unknown"], False, False),
+            ("bad", PAGE2, "Brewery bad", [], False, False),
+            ("late", PAGE2, "On page 2", [], False, False),
+            ("late", PAGE1, "On page 1", ["duplicate_id_conflict"], False, True),
+            # Records without an id are not duplicates of each other.
+            (None, PAGE1, "Brewery None", ["id_missing"], False, False),
+            (None, PAGE2, "Brewery None", ["id_missing"], False, False),
         ],
+        flags,
     )
-    rows = [(r.id, r.name, r.failed_rules, r._is_duplicate_copy) for r in df.collect()]
-    assert sorted(rows) == [
-        ("bad", "Brewery bad", [], False),
-        ("bad", "Brewery bad", ["brewery_type_unknown"], False),
-        ("conf", "New name", [], False),
-        ("conf", "Old name", ["duplicate_id_conflict"], False),
-        ("same", "Brewery same", [], False),
-        ("same", "Brewery same", [], True),
-    ]
-    accepted = sorted((r.id, r.name) for r in tr.select_accepted(df).collect())
-    assert accepted == [("bad", "Brewery bad"), ("conf", "New name"), ("same", "Brewery same")]
+    assertDataFrameEqual(
+        df.select(
+            "id",
+            "page",
+            "name",
+            "failed_rules",
+            "_is_duplicate_copy",
+            "_is_conflicting_duplicate",
+        ),
+        expected,
+        checkRowOrder=False,
+    )
+
+    expected_accepted = spark.createDataFrame(
+        [
+            ("same", PAGE2, "Brewery same"),
+            ("conf", PAGE2, "New name"),
+            ("bad", PAGE2, "Brewery bad"),
+            ("late", PAGE2, "On page 2"),
+        ],
+        "id string, page string, name string",
+    )
+    assertDataFrameEqual(
+        tr.select_accepted(df).select("id", "page", "name"),
+        expected_accepted,
+        checkRowOrder=False,
+    )
+
     q = tr.to_quarantine_rows(df, "b1", ingest_date=DAY1, logical_date=DAY2, quarantined_at=AT)
-    assert columns(q.schema) == columns(SILVER_QUARANTINE_SCHEMA)
-    rows = sorted(
-        (r.id, r.page, r.failed_rules, r.ingest_date, r.logical_date) for r in q.collect()
+    expected_quarantine = spark.createDataFrame(
+        [
+            ("b1", pages[i], raw(records[i]), records[i]["id"], rules, DAY2, AT, DAY1)
+            for i, rules in [
+                (2, ["duplicate_id_conflict"]),
+                (4, ["brewery_type_unknown"]),
+                (7, ["duplicate_id_conflict"]),
+                (8, ["id_missing"]),
+                (9, ["id_missing"]),
+            ]
+        ],
+        SILVER_QUARANTINE_SCHEMA,
     )
-    assert rows == [
-        ("bad", "page-00001.json", ["brewery_type_unknown"], DAY1, DAY2),
-        ("conf", "page-00001.json", ["duplicate_id_conflict"], DAY1, DAY2),
-    ]
-
-
-def _silver(spark, *records, batch_id="b1", day=DAY1):
-    return tr.to_silver_rows(tr.select_accepted(_validated(spark, *records)), batch_id, day, AT)
-
-
-def test_to_silver_rows_has_the_table_schema(spark):
-    df = _silver(spark, brewery("a"))
-    assert columns(df.schema) == columns(SILVER_BREWERIES_SCHEMA)
-    row = df.first()
-    assert (row.is_active, row.first_seen_date, row.last_seen_date, row.batch_id) == (
-        True,
-        DAY1,
-        DAY1,
-        "b1",
-    )
-
-
-def test_changed_rows_classifies_insert_update_deactivate_reactivate(spark):
-    current = _silver(
-        spark,
-        brewery("same"),
-        brewery("changed"),
-        brewery("gone"),
-        brewery("back"),
-        brewery("kept_bad"),
-    )
-    current = current.withColumn("is_active", F.col("id") != "back").withColumn(
-        "deactivated_on", F.when(F.col("id") == "back", F.lit(DAY1))
-    )
-    incoming = _silver(
-        spark,
-        brewery("same"),
-        brewery("changed", name="Renamed"),
-        brewery("back"),
-        brewery("new"),
-        day=DAY2,
-        batch_id="b2",
-    )
-    present = spark.createDataFrame(
-        [("same",), ("changed",), ("back",), ("new",), ("kept_bad",)], "id string"
-    )
-    changes = tr.changed_rows(
-        incoming,
-        current,
-        present,
-        batch_id="b2",
-        snapshot_date=DAY2,
-        previous_snapshot_date=DAY1,
-        updated_at=AT,
-    )
-    got = {r.id: r for r in changes.collect()}
-    # "same" is unchanged and "kept_bad" was in the batch (quarantined): neither appears.
-    assert {k: v._action for k, v in got.items()} == {
-        "changed": "update",
-        "back": "reactivate",
-        "new": "insert",
-        "gone": "deactivate",
-    }
-    assert got["changed"].first_seen_date == DAY1 and got["changed"].last_seen_date == DAY2
-    assert got["new"].first_seen_date == DAY2
-    assert got["back"].is_active and got["back"].deactivated_on is None
-    row = got["gone"]
-    assert (row.is_active, row.deactivated_on, row.last_seen_date, row.batch_id) == (
-        False,
-        DAY2,
-        DAY1,
-        "b2",
-    )
-    before = current.where("id = 'gone'").first()
-    assert (row.name, row.content_hash, row.first_seen_date) == (
-        before.name,
-        before.content_hash,
-        before.first_seen_date,
-    )
-
-    # History from the change set equals comparing breweries (after the MERGE) with history.
-    history = tr.history_versions(current, current.limit(0), AT).drop("_has_open_version")
-    columns = [f.name for f in SILVER_BREWERIES_SCHEMA.fields]
-    merged = current.join(changes.select("id"), "id", "left_anti").select(*columns)
-    merged = merged.unionByName(changes.select(*columns))
-
-    def versions(df):
-        keep = ("id", "name", "is_active", "valid_from", "valid_to", "_has_open_version")
-        return sorted(tuple(r[k] for k in keep) for r in df.collect())
-
-    from_changes = versions(tr.history_from_changes(changes, AT))
-    assert from_changes == versions(tr.history_versions(merged, history, AT))
-    assert [(v[0], v[-1]) for v in from_changes] == [
-        ("back", True),
-        ("changed", True),
-        ("gone", True),
-        ("new", False),
-    ]
-
-
-def test_history_versions_and_as_of(spark):
-    breweries = _silver(spark, brewery("a", name="A2"), brewery("b"), brewery("c"), day=DAY2)
-    first = tr.history_versions(_silver(spark, brewery("a"), brewery("b")), breweries.limit(0), AT)
-    assert sorted((r.id, r._has_open_version) for r in first.collect()) == [
-        ("a", False),
-        ("b", False),
-    ]
-    history = first.drop("_has_open_version").withColumn("valid_from", F.lit(DAY1))
-    versions = tr.history_versions(breweries, history, AT)
-    assert sorted(
-        (r.id, r.name, r.valid_from, r._has_open_version) for r in versions.collect()
-    ) == [("a", "A2", DAY2, True), ("c", "Brewery c", DAY2, False)]
-    staged = tr.staged_history(versions)
-    assert sorted(((r.id, r._merge_key) for r in staged.collect()), key=str) == [
-        ("a", "a"),
-        ("a", None),
-        ("c", None),
-    ]
-    timeline = spark.createDataFrame(
-        [("a", DAY1, DAY2), ("a", DAY2, None), ("z", DAY2, DAY2), ("z", DAY2, None)],
-        "id string, valid_from date, valid_to date",
-    )
-    assert sorted(tuple(r) for r in tr.as_of(timeline, DAY1).collect()) == [("a", DAY1, DAY2)]
-    assert sorted(tuple(r) for r in tr.as_of(timeline, DAY2).collect()) == [
-        ("a", DAY2, None),
-        ("z", DAY2, None),
-    ]
-    assert tr.as_of(timeline, dt.date(2024, 12, 31)).count() == 0
+    assertDataFrameEqual(q, expected_quarantine, checkRowOrder=False)
 
 
 def test_quarantine_rows_keep_the_raw_record(spark):
-    raw = {"id": "q", "name": "Q", "brewery_type": "nope", "new_field": "x"}
+    rejected = {"id": "q", "name": "Q", "brewery_type": "nope", "new_field": {"ünï": ["x", None]}}
     q = tr.to_quarantine_rows(
-        _validated(spark, raw), "b9", ingest_date=DAY2, logical_date=DAY2, quarantined_at=AT
-    ).first()
-    assert json.loads(q.raw_record) == raw
-    assert (q.batch_id, q.id, q.failed_rules, q.quarantined_at) == (
+        _validated(spark, rejected, 5, brewery("ok")),
         "b9",
-        "q",
-        ["brewery_type_unknown"],
-        AT,
+        ingest_date=DAY1,
+        logical_date=DAY2,
+        quarantined_at=AT,
+    )
+    not_object = ["record_not_object", "id_missing", "name_missing", "brewery_type_unknown"]
+    expected = spark.createDataFrame(
+        [
+            ("b9", PAGE1, raw(rejected), "q", ["brewery_type_unknown"], DAY2, AT, DAY1),
+            ("b9", PAGE1, "5", None, not_object, DAY2, AT, DAY1),
+        ],
+        SILVER_QUARANTINE_SCHEMA,
+    )
+    assertDataFrameEqual(q, expected, checkRowOrder=False)
+
+
+# ---------------------------------------------------------------- silver rows
+def test_to_silver_rows_shapes_accepted_records_as_table_rows(spark):
+    # Accepted records as `validate` leaves them: helper columns, columns in another order.
+    stamped = {
+        "is_active",
+        "deactivated_on",
+        "first_seen_date",
+        "last_seen_date",
+        "changed_on",
+        "batch_id",
+        "updated_at",
+    }
+    carried = [f for f in SILVER_BREWERIES_SCHEMA.fields if f.name not in stamped]
+    accepted_schema = T.StructType(
+        [
+            T.StructField("page", S),
+            *reversed(carried),
+            T.StructField("failed_rules", T.ArrayType(S)),
+            T.StructField("_is_duplicate_copy", T.BooleanType()),
+        ]
+    )
+    a = silver("a")
+    b = silver("Ö'1", name="O'Brien's Bräu", state=None, longitude=None, latitude=None)
+    helpers = {"page": PAGE1, "failed_rules": [], "_is_duplicate_copy": False}
+    accepted = frame(
+        spark,
+        accepted_schema,
+        [{k: v for k, v in r.items() if k not in stamped} | helpers for r in (a, b)],
+    )
+    actual = tr.to_silver_rows(accepted, "b7", DAY2, AT2)
+    seen = {
+        "is_active": True,
+        "deactivated_on": None,
+        "first_seen_date": DAY2,
+        "last_seen_date": DAY2,
+        "changed_on": DAY2,
+        "batch_id": "b7",
+        "updated_at": AT2,
+    }
+    expected = frame(spark, SILVER_BREWERIES_SCHEMA, [a | seen, b | seen])
+    assertDataFrameEqual(actual, expected, checkRowOrder=False, rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------- MERGE source
+def test_changed_rows_classifies_insert_update_deactivate_reactivate(spark):
+    # Unchanged rows are not rewritten, so an active row's last_seen_date may be stale (D0).
+    old = {"first_seen_date": D0, "last_seen_date": D0}
+    current_rows = [
+        silver("same", **old),
+        silver("changed", **old, content_hash="h-changed-1"),
+        silver("gone", **old, name="Gone's Bräu", state=None),
+        silver("back", **old, is_active=False, deactivated_on=DAY1),
+        silver("kept_bad", **old),  # quarantined today: present, so not deactivated
+        silver("dead", **old, is_active=False, deactivated_on=D0),  # already inactive
+    ]
+    new = {
+        "first_seen_date": DAY2,
+        "last_seen_date": DAY2,
+        "changed_on": DAY2,
+        "batch_id": "b2",
+        "updated_at": AT2,
+    }
+    incoming_rows = [
+        silver("same", **new),
+        silver("changed", **new, name="Renamed", content_hash="h-changed-2"),
+        silver("back", **new),
+        silver("new", **new),
+    ]
+    current = frame(spark, SILVER_BREWERIES_SCHEMA, current_rows)
+    incoming = frame(spark, SILVER_BREWERIES_SCHEMA, incoming_rows)
+    present = spark.createDataFrame(
+        [("same",), ("changed",), ("back",), ("new",), ("kept_bad",), ("kept_bad",)], "id string"
     )
 
+    def changes_with(previous):
+        return tr.changed_rows(
+            incoming,
+            current,
+            present,
+            batch_id="b2",
+            snapshot_date=DAY2,
+            previous_snapshot_date=previous,
+            updated_at=AT2,
+        )
 
-def test_schema_types_are_explicit():
-    assert isinstance(SILVER_BREWERIES_SCHEMA["longitude"].dataType, T.DoubleType)
-    assert isinstance(SILVER_BREWERIES_SCHEMA["updated_at"].dataType, T.TimestampType)
+    changes = changes_with(DAY1)
+    expected_rows = [
+        silver("changed", **new, name="Renamed", content_hash="h-changed-2")
+        | {"first_seen_date": D0, "_action": "update"},
+        silver("back", **new) | {"first_seen_date": D0, "_action": "reactivate"},
+        silver("new", **new) | {"_action": "insert"},
+        # The row as it was, closed: last seen in the previous snapshot.
+        silver("gone", **old, name="Gone's Bräu", state=None)
+        | {
+            "is_active": False,
+            "deactivated_on": DAY2,
+            "last_seen_date": DAY1,
+            "changed_on": DAY2,
+            "batch_id": "b2",
+            "updated_at": AT2,
+            "_action": "deactivate",
+        },
+    ]
+    expected = frame(spark, CHANGES_SCHEMA, expected_rows)
+    assertDataFrameEqual(changes, expected, checkRowOrder=False, rtol=0, atol=0)
+
+    # Without a previous snapshot the row keeps the last_seen_date it had.
+    assertDataFrameEqual(
+        changes_with(None).where("_action = 'deactivate'").select("id", "last_seen_date"),
+        spark.createDataFrame([("gone", D0)], "id string, last_seen_date date"),
+    )
+
+    # History from the change set equals comparing breweries (after the MERGE) with history.
+    history = frame(spark, SILVER_HISTORY_SCHEMA, [history_of(r) for r in current_rows])
+    columns = SILVER_BREWERIES_SCHEMA.fieldNames()
+    merged = current.join(changes.select("id"), "id", "left_anti").select(*columns)
+    merged = merged.unionByName(changes.select(*columns))
+    from_changes = tr.history_from_changes(changes, AT2)
+    assertDataFrameEqual(
+        from_changes, tr.history_versions(merged, history, AT2), checkRowOrder=False
+    )
+    expected_versions = frame(
+        spark,
+        VERSIONS_SCHEMA,
+        [
+            history_of(
+                {k: v for k, v in r.items() if k != "_action"},
+                recorded_at=AT2,
+                _has_open_version=r["_action"] != "insert",
+            )
+            for r in expected_rows
+        ],
+    )
+    assertDataFrameEqual(from_changes, expected_versions, checkRowOrder=False, rtol=0, atol=0)
+
+
+def test_first_load_rows_are_all_inserts(spark):
+    rows = [silver("a"), silver("Ö'1", name=None, longitude=None, latitude=None)]
+    actual = tr.first_load_rows(frame(spark, SILVER_BREWERIES_SCHEMA, rows))
+    expected = frame(spark, CHANGES_SCHEMA, [r | {"_action": "insert"} for r in rows])
+    assertDataFrameEqual(actual, expected, checkRowOrder=False, rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------- history (SCD2)
+def test_history_versions_open_a_version_on_content_or_activity_change(spark):
+    at_day2 = {"changed_on": DAY2, "last_seen_date": DAY2}
+    breweries_rows = [
+        silver("a", **at_day2, name="A2", content_hash="h-a2"),
+        silver("b"),  # unchanged
+        silver("c", **at_day2, name="Ç'est Bon", state=None),  # new
+        silver("d", **at_day2, is_active=False, deactivated_on=DAY2),  # same content, closed
+    ]
+    breweries = frame(spark, SILVER_BREWERIES_SCHEMA, breweries_rows)
+    history = frame(
+        spark,
+        SILVER_HISTORY_SCHEMA,
+        [
+            history_of(silver("a", content_hash="h-a1")),
+            history_of(silver("b")),
+            history_of(silver("d")),
+        ],
+    )
+    a, _, c, d = breweries_rows
+    expected = frame(
+        spark,
+        VERSIONS_SCHEMA,
+        [
+            history_of(a, recorded_at=AT2, _has_open_version=True),
+            history_of(c, recorded_at=AT2, _has_open_version=False),
+            history_of(d, recorded_at=AT2, _has_open_version=True),
+        ],
+    )
+    actual = tr.history_versions(breweries, history, AT2)
+    assertDataFrameEqual(actual, expected, checkRowOrder=False, rtol=0, atol=0)
+
+    # First load: every row is a first version, nothing to close.
+    first = tr.history_versions(breweries, history.limit(0), AT2)
+    expected_first = frame(
+        spark,
+        VERSIONS_SCHEMA,
+        [history_of(r, recorded_at=AT2, _has_open_version=False) for r in breweries_rows],
+    )
+    assertDataFrameEqual(first, expected_first, checkRowOrder=False, rtol=0, atol=0)
+
+
+def test_staged_history_keys_a_closing_copy_of_each_open_version(spark):
+    a = history_of(silver("a", changed_on=DAY2), recorded_at=AT2)
+    c = history_of(silver("Ç", changed_on=DAY2, name=None), recorded_at=AT2)
+    versions = frame(
+        spark, VERSIONS_SCHEMA, [a | {"_has_open_version": True}, c | {"_has_open_version": False}]
+    )
+    expected = frame(
+        spark,
+        STAGED_SCHEMA,
+        [a | {"_merge_key": "a"}, a | {"_merge_key": None}, c | {"_merge_key": None}],
+    )
+    assertDataFrameEqual(tr.staged_history(versions), expected, checkRowOrder=False)
+
+
+def test_as_of_is_half_open(spark):
+    schema = "id string, valid_from date, valid_to date"
+    timeline = spark.createDataFrame(
+        [
+            ("a", DAY1, DAY2),
+            ("a", DAY2, None),
+            ("z", DAY2, DAY2),  # empty interval: never visible
+            ("z", DAY2, None),
+            ("ø", None, None),  # no start: never visible
+        ],
+        schema,
+    )
+    cases = {
+        DAY1: [("a", DAY1, DAY2)],
+        DAY2: [("a", DAY2, None), ("z", DAY2, None)],
+        dt.date(2024, 12, 31): [],
+    }
+    for day, rows in cases.items():
+        expected = spark.createDataFrame(rows, schema)
+        assertDataFrameEqual(tr.as_of(timeline, day), expected, checkRowOrder=False)
