@@ -11,19 +11,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from brewlake import delta
-
-
-@dataclass
-class Sample:
-    seconds: float
-    peak_rss_mb: float
 
 
 class TreeRss:

@@ -76,8 +76,3 @@ class Lake:
         return self.key(
             *RAW_DATASET, f"ingest_date={ingest_date.isoformat()}", f"batch_id={batch_id}"
         )
-
-    def batch_uri(self, ingest_date: dt.date, batch_id: str) -> str:
-        return self.uri(
-            *RAW_DATASET, f"ingest_date={ingest_date.isoformat()}", f"batch_id={batch_id}"
-        )

@@ -26,7 +26,7 @@ def run(spark: Any, settings: Settings, logical_date: dt.date, args: argparse.Na
         settings,
         logical_date,
         concurrency=getattr(args, "concurrency", None),
-        progress=Progress() if getattr(args, "progress", True) else None,
+        progress=Progress(),
     )
     print(report.summary(), file=sys.stderr, flush=True)
     return LayerResult(

@@ -51,7 +51,6 @@ class ServerStats:
     malformed: int = 0
     truncated: int = 0  # 200 answers cut off mid-body
     by_status: Counter = field(default_factory=Counter)
-    pages: Counter = field(default_factory=Counter)  # page number -> 200 answers
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def snapshot(self) -> dict[str, Any]:
@@ -303,9 +302,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._cut = True
             with api.stats.lock:
                 api.stats.truncated += 1
-            return 200, body, {}
-        with api.stats.lock:
-            api.stats.pages[page] += 1
         return 200, body, {}
 
     def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
@@ -336,7 +332,6 @@ class RunningServer:
 
     api: ReplayAPI
     url: str
-    port: int
 
     @property
     def stats(self) -> ServerStats:
@@ -366,41 +361,21 @@ def make_server(api: ReplayAPI, host: str = "127.0.0.1", port: int = 0) -> _Serv
 
 @contextmanager
 def serve_in_thread(
-    records: list[dict[str, Any]],
-    *,
-    latency_ms: float = 0,
-    error_rate: float = 0.0,
-    rate_limit_per_minute: int | None = None,
-    rate_limit_window_s: float = 60.0,
-    malformed_page: int | None = None,
-    failing_page: int | None = None,
-    truncate_rate: float = 0.0,
-    seed: int = 0,
-    host: str = "127.0.0.1",
-    port: int = 0,
+    records: list[dict[str, Any]], *, host: str = "127.0.0.1", port: int = 0, **faults: Any
 ) -> Iterator[RunningServer]:
     """Serve `records` on 127.0.0.1 (a free port unless given) until the block exits.
 
-    `rate_limit_per_minute` requests are allowed per `rate_limit_window_s` (60 s: a minute; tests
-    shrink the window to stay fast); beyond that the answer is 429 with `Retry-After`.
+    `faults` are `ReplayAPI`'s: `rate_limit_per_minute` requests are allowed per
+    `rate_limit_window_s` (60 s: a minute; tests shrink the window to stay fast); beyond that the
+    answer is 429 with `Retry-After`.
     """
-    api = ReplayAPI(
-        records,
-        latency_ms=latency_ms,
-        error_rate=error_rate,
-        rate_limit_per_minute=rate_limit_per_minute,
-        rate_limit_window_s=rate_limit_window_s,
-        malformed_page=malformed_page,
-        failing_page=failing_page,
-        truncate_rate=truncate_rate,
-        seed=seed,
-    )
+    api = ReplayAPI(records, **faults)
     server = make_server(api, host, port)
     bound = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, name=f"replay-{bound}", daemon=True)
     thread.start()
     try:
-        yield RunningServer(api=api, url=f"http://{host}:{bound}", port=bound)
+        yield RunningServer(api=api, url=f"http://{host}:{bound}")
     finally:
         server.shutdown()
         server.server_close()

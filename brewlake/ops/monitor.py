@@ -56,9 +56,6 @@ class RunTracker:
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     result: LayerResult | None = None
     context: dict[str, Any] = field(default_factory=dict)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    sink_errors: list[str] = field(default_factory=list)
-    ops_outcome: str = ""  # "delta" | "buffered" | "failed: …" once the run has finished
 
     def base_event(self) -> dict[str, Any]:
         return {
@@ -89,8 +86,7 @@ class RunTracker:
     def emit(self, event: dict[str, Any], *, notify: bool = True) -> None:
         from brewlake.ops.alerts import publish_event
 
-        self.events.append(event)
-        self.sink_errors += publish_event(self.settings, event, notify=notify)
+        publish_event(self.settings, event, notify=notify)  # logs each sink that fails
 
 
 def failed_check_dicts(checks: list[Any]) -> list[dict[str, Any]]:
@@ -120,9 +116,8 @@ def _record(tracker: RunTracker, final: dict[str, Any], checks: list[Any], spark
             started_at=tracker.started_at.isoformat(timespec="milliseconds"),
             checks=check_rows,
         )
-        tracker.ops_outcome = tables.record_run(tracker.settings, row, check_rows, spark)
+        tables.record_run(tracker.settings, row, check_rows, spark)
     except Exception as exc:
-        tracker.ops_outcome = f"failed: {type(exc).__name__}: {first_line(str(exc))}"
         log.error(
             "ops.write_failed",
             run_id=tracker.run_id,

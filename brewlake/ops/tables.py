@@ -252,19 +252,18 @@ def record_run(
     run: dict[str, Any],
     checks: list[dict[str, Any]],
     spark: SparkSession | None = None,
-) -> str:
-    """Store a run's ops rows: Delta when Spark is at hand, else the lake buffer. Returns which."""
+) -> None:
+    """Store a run's ops rows: Delta when Spark is at hand, else the lake buffer."""
     if spark is None:
         key = buffer_rows(settings, run, checks)
         log.info("ops.buffered", key=key, run_id=run.get("run_id"), layer=run.get("layer"))
-        return "buffered"
+        return
     append_rows(spark, settings, [run], checks)
     try:
         flush_pending(spark, settings)
     except Exception as exc:
         # The buffer stays for the next run; this run's own rows are already in.
         log.warning("ops.pending_not_ingested", error_class=type(exc).__name__, error=str(exc))
-    return "delta"
 
 
 # ---- reading, for status
