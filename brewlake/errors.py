@@ -38,6 +38,16 @@ class QualityBreach(BrewlakeError):
         self.checks = list(checks or [])
 
 
+def first_line(error: BaseException | str, limit: int = 500) -> str:
+    """An error's first non-empty line, scrubbed and at most `limit` characters: what a log field,
+    an alert or the CLI shows of it (never a traceback). An exception without a message gives its
+    class name; text without a line gives ''."""
+    line = next((ln.strip() for ln in str(error).splitlines() if ln.strip()), "")
+    if not line and isinstance(error, BaseException):
+        line = type(error).__name__
+    return scrub(line)[:limit]
+
+
 def guarded(fn: Callable[[], int], *, verbose: bool) -> int:
     """Run `fn`; turn errors into one line on stderr and an exit code (traceback if verbose)."""
     try:
@@ -53,9 +63,9 @@ def guarded(fn: Callable[[], int], *, verbose: bool) -> int:
     except Exception as exc:
         if verbose:
             raise
-        first = scrub(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
         print(
-            f"brewlake: error: {type(exc).__name__}: {first} (rerun with --verbose for details)",
+            f"brewlake: error: {type(exc).__name__}: {first_line(str(exc))} "
+            "(rerun with --verbose for details)",
             file=sys.stderr,
         )
         return 1

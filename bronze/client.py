@@ -24,7 +24,7 @@ from urllib3.util.retry import Retry
 
 from brewlake import __version__
 from brewlake.config import Settings
-from brewlake.errors import SourceError
+from brewlake.errors import SourceError, first_line
 
 LIST_PATH = "/v1/breweries"
 META_PATH = "/v1/breweries/meta"
@@ -209,11 +209,12 @@ class BreweryClient:
                     resp = self.session.get(url, timeout=self.timeout)
         except BODY_ERRORS as exc:
             attempts = self._count(calls)
-            why = f"body cut short: {_first_line(exc)}"
+            why = f"body cut short: {type(exc).__name__}: {first_line(str(exc), 300)}"
             raise PageFetchError(url, page, None, attempts, why) from exc
         except requests.RequestException as exc:
             attempts = self._count(calls)
-            raise PageFetchError(url, page, None, attempts, _first_line(exc)) from exc
+            why = f"{type(exc).__name__}: {first_line(str(exc), 300)}"
+            raise PageFetchError(url, page, None, attempts, why) from exc
         attempts = self._count(calls)
         body = resp.content
         if resp.status_code != 200:
@@ -242,11 +243,6 @@ class BreweryClient:
             return parse_meta(resp.body), resp
         except ValueError as exc:
             raise PageFetchError(resp.url, None, resp.status, resp.attempts, str(exc)) from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:300]
 
 
 def _snippet(body: bytes) -> str:

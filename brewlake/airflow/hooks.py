@@ -19,7 +19,7 @@ from typing import Any
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryDecision, RetryRule
 
 from brewlake.config import PROJECT_ROOT, Settings
-from brewlake.errors import ConfigError, SetupError
+from brewlake.errors import ConfigError, SetupError, first_line
 
 LAYERS = ("bronze", "silver", "gold")
 # The Airflow connection every layer submits through; AIRFLOW_CONN_BREWLAKE_SPARK provides it.
@@ -194,8 +194,7 @@ def job_error(exception: BaseException | str | None) -> tuple[str, str]:
             if sep and head.isidentifier() and head.endswith(_CLASS_SUFFIXES):
                 return head, rest.split(" (rerun with --verbose")[0]
             return error_class, detail
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return error_class, first
+    return error_class, first_line(text)
 
 
 def _logical_date(context: Mapping[str, Any]) -> str | None:

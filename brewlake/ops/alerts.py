@@ -17,12 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 from brewlake.config import Settings
+from brewlake.errors import first_line
 from brewlake.log import get_logger, scrub
 from brewlake.ops.events import (
     ALERT_KINDS,
     FAILED,
     event_json,
-    first_line,
     normalize_event,
     summary,
 )

@@ -22,7 +22,7 @@ from typing import Any
 
 from brewlake import __version__
 from brewlake.config import Settings
-from brewlake.errors import ConfigError
+from brewlake.errors import ConfigError, first_line
 from brewlake.lake import Lake
 from brewlake.log import get_logger, scrub
 from brewlake.storage import ObjectStore, S3Store, aws_client, open_store
@@ -80,14 +80,6 @@ def _scrub_value(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     return value
-
-
-def first_line(text: str, limit: int = 500) -> str:
-    """An error message's first non-empty line, scrubbed and bounded (alerts are not tracebacks)."""
-    for line in str(text).strip().splitlines():
-        if line.strip():
-            return scrub(line.strip())[:limit]
-    return ""
 
 
 def make_event(kind: str, **fields: Any) -> dict[str, Any]:

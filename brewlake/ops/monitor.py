@@ -27,9 +27,9 @@ from typing import Any
 
 from brewlake import __version__
 from brewlake.config import Settings
-from brewlake.errors import QualityBreach
+from brewlake.errors import QualityBreach, first_line
 from brewlake.log import get_logger
-from brewlake.ops.events import FAILED, QUALITY_BREACHED, STARTED, SUCCEEDED, first_line, make_event
+from brewlake.ops.events import FAILED, QUALITY_BREACHED, STARTED, SUCCEEDED, make_event
 from brewlake.runtime.result import LayerResult, new_run_id
 
 log = get_logger(__name__)
