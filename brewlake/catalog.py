@@ -48,12 +48,19 @@ TABLES: tuple[TableRef, ...] = (
 )
 
 
-def _quote(identifier: str) -> str:
-    return "`" + identifier.replace("`", "``") + "`"
+def quote_identifier(name: str) -> str:
+    """`name` as a Spark SQL identifier (a database, a table, or a path in delta.`…`)."""
+    return "`" + name.replace("`", "``") + "`"
 
 
-def _literal(text: str) -> str:
+def sql_string(text: str) -> str:
+    """`text` as a Spark SQL string literal."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def quoted_name(table: TableRef) -> str:
+    """`database`.`name`, quoted for Spark SQL."""
+    return f"{quote_identifier(table.database)}.{quote_identifier(table.name)}"
 
 
 def register_table(spark: SparkSession, settings: Settings, table: TableRef) -> bool:
@@ -61,14 +68,14 @@ def register_table(spark: SparkSession, settings: Settings, table: TableRef) -> 
     location = Lake(settings).table_location(table)
     if not delta.is_delta(spark, location):
         return False
-    name = f"{_quote(table.database)}.{_quote(table.name)}"
+    name = quoted_name(table)
     create_database(spark, settings, table.database)
     # Re-point rather than trust an earlier registration: one session may serve several lakes
     # (tests, `brewlake run` after a settings change). Tables are EXTERNAL, so DROP only forgets
     # the name and never touches data. Databases are never dropped: the in-memory catalog would
     # delete their folder.
     forget_name(spark, name)
-    spark.sql(f"CREATE TABLE {name} USING delta LOCATION {_literal(location)}")
+    spark.sql(f"CREATE TABLE {name} USING delta LOCATION {sql_string(location)}")
     return True
 
 
@@ -92,10 +99,12 @@ def create_database(spark: SparkSession, settings: Settings, database: str) -> N
     # CREATE DATABASE IF NOT EXISTS of a database that exists, even from a single thread: ask first.
     if spark.catalog.databaseExists(database):
         return
-    spark.sql(
-        f"CREATE DATABASE IF NOT EXISTS {_quote(database)} "
-        f"LOCATION {_literal(Lake(settings).database_location(database))}"
-    )
+    spark.sql(_create_database_sql(Lake(settings), database))
+
+
+def _create_database_sql(lake: Lake, database: str) -> str:
+    location = sql_string(lake.database_location(database))
+    return f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)} LOCATION {location}"
 
 
 def register_databases(spark: SparkSession, settings: Settings) -> None:
@@ -137,13 +146,10 @@ def catalog_init_sql(settings: Settings) -> str:
     on an empty location fails (Delta has no schema to read). Regenerate it after new tables appear.
     """
     lake = Lake(settings)
-    lines = [
-        f"CREATE DATABASE IF NOT EXISTS {_quote(d)} LOCATION {_literal(lake.database_location(d))};"
-        for d in DATABASES
-    ]
+    lines = [_create_database_sql(lake, d) + ";" for d in DATABASES]
     lines += [
-        f"CREATE TABLE IF NOT EXISTS {_quote(t.database)}.{_quote(t.name)} USING delta "
-        f"LOCATION {_literal(lake.table_location(t))};"
+        f"CREATE TABLE IF NOT EXISTS {quoted_name(t)} USING delta "
+        f"LOCATION {sql_string(lake.table_location(t))};"
         for t in existing_tables(settings)
     ]
     return "\n".join(lines) + "\n"

@@ -11,11 +11,12 @@ from brewlake.catalog import (
     catalog_init_sql,
     existing_tables,
     forget_name,
+    quoted_name,
     register_catalog,
     table_version,
 )
 from brewlake.cli import spark_conf
-from brewlake.lake import Lake
+from brewlake.lake import Lake, TableRef
 
 
 def _write(spark, settings, table, n: int) -> None:
@@ -58,6 +59,16 @@ def test_catalog_init_sql_lists_only_existing_tables_and_runs(spark, lake_settin
     for statement in filter(None, (s.strip() for s in text.split(";\n"))):
         spark.sql(statement.rstrip(";"))
     assert spark.sql("SELECT count(*) FROM gold.brewery_counts_by_type").first()[0] == 2
+
+
+def test_init_sql_and_the_session_escape_names_and_locations_alike(lake_settings):
+    settings = lake_settings.replace(lake_root=lake_settings.lake_root + "/it's a \\ lake")
+    first = catalog_init_sql(settings).splitlines()[0]
+    location = Lake(settings).database_location("bronze").replace("\\", "\\\\")
+    assert first == (
+        "CREATE DATABASE IF NOT EXISTS `bronze` LOCATION '" + location.replace("'", "\\'") + "';"
+    )
+    assert quoted_name(TableRef("we`ird", "x")) == "`we``ird`.`x`"
 
 
 def test_spark_conf_cli_prints_init_sql(spark, lake_settings, monkeypatch, capsys):
