@@ -170,14 +170,3 @@ def list_batches(store: ObjectStore, lake: Lake) -> list[BatchInfo]:
         manifest = Manifest.from_json(store.get(obj), where=obj)
         found.append(BatchInfo(parsed[0], parsed[1], key, manifest))
     return sorted(found, key=lambda b: (b.ingest_date, b.batch_id))
-
-
-def verify_batch(store: ObjectStore, batch: BatchInfo) -> None:
-    """Re-hash every page against the manifest; BatchError names the first mismatch."""
-    for entry, key in zip(batch.manifest.pages, batch.page_keys(), strict=True):
-        digest = sha256_hex(store.get(key))
-        if digest != entry.sha256:
-            raise BatchError(
-                f"{key}: sha256 {digest} does not match manifest {entry.sha256}; "
-                "the batch was modified after it was written"
-            )

@@ -9,18 +9,12 @@ import pytest
 
 from brewlake.devkit.replay import serve_in_thread
 from bronze.client import BreweryClient, PageFetchError, RateLimiter
+from tests.bronze.conftest import api_settings
 from tests.conftest import free_port
 
 
 def client_for(settings, url, **changes):
-    base = {
-        "api_url": url,
-        "api_page_size": 50,
-        "api_backoff_factor_s": 0.01,
-        "api_rate_limit_per_minute": 60_000,
-    }
-    base.update(changes)
-    return BreweryClient(settings.replace(**base))
+    return BreweryClient(api_settings(settings, url, **changes))
 
 
 def test_pages_and_meta(base_settings, replay_api):
