@@ -44,41 +44,38 @@ def bronze_batches(settings):
 
 
 def overwrite_silver(spark, settings, batch, location: str) -> None:
-    """The same parsing and cleansing as brewlake's silver, then overwrite the whole table."""
+    """brewlake's silver parsing, cleansing and validation (its own functions), then overwrite the
+    whole table instead of merging the changes."""
     import datetime as dt
 
-    from brewlake.schemas import SILVER_BREWERIES_SCHEMA
-    from silver.job import location_mapping, read_batch
+    from brewlake import delta
+    from brewlake.schemas import SILVER_PARTITION_COLUMNS
+    from silver.job import Places, read_pages
     from silver.locations import load_aliases
     from silver.transforms import (
         cleanse,
+        conform,
+        is_record,
+        raw_location_profile,
         select_accepted,
         to_silver_rows,
-        validate,
-        with_canonical_location,
-        with_content_hash,
-        with_location_suspect,
         with_parsed_record,
     )
 
-    aliases = load_aliases(settings.conf_dir)
-    records = read_batch(spark, settings, batch).transform(with_parsed_record).transform(cleanse)
+    records = (
+        read_pages(spark, settings, batch)
+        .transform(with_parsed_record)
+        .transform(cleanse)
+        .where(is_record())
+    )
     pairs = [
         (r["country_raw"], r["state_raw"], r["count"])
-        for r in records.groupBy("country_raw", "state_raw").count().collect()
+        for r in records.transform(raw_location_profile).collect()
     ]
-    validated = (
-        records.transform(with_canonical_location, location_mapping(spark, pairs, aliases))
-        .transform(with_location_suspect, aliases.bounds)
-        .transform(with_content_hash)
-        .transform(validate)
-    )
+    # Overwriting keeps no silver.locations: every run maps its places afresh.
+    places = Places(load_aliases(settings.conf_dir), location="", known={})
+    mapping = places.as_frame(spark, places.mapping(pairs))
+    validated = records.transform(conform, mapping, places.aliases.bounds)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rows = to_silver_rows(select_accepted(validated), batch.batch_id, batch.ingest_date, now)
-    (
-        rows.select(*[f.name for f in SILVER_BREWERIES_SCHEMA.fields])
-        .write.format("delta")
-        .mode("overwrite")
-        .partitionBy("country", "state")
-        .save(location)
-    )
+    delta.replace(rows, location, partitions=SILVER_PARTITION_COLUMNS)

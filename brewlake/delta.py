@@ -89,11 +89,20 @@ def append(frame: DataFrame, location: str) -> None:
     frame.write.format("delta").mode("append").save(location)
 
 
-def replace(frame: DataFrame, location: str, *, metadata: str | None = None) -> None:
-    """Replace the whole table, schema included, by one commit carrying `metadata`."""
+def replace(
+    frame: DataFrame,
+    location: str,
+    *,
+    metadata: str | None = None,
+    partitions: tuple[str, ...] = (),
+) -> None:
+    """Replace the whole table, schema and partitioning included, by one commit carrying
+    `metadata`."""
     writer = frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
     if metadata is not None:
         writer = writer.option("userMetadata", metadata)
+    if partitions:
+        writer = writer.partitionBy(*partitions)
     writer.save(location)
 
 

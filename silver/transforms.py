@@ -226,6 +226,18 @@ def validate(records: DataFrame) -> DataFrame:
     )
 
 
+def conform(records: DataFrame, mapping: DataFrame, bounds: Mapping[str, Bounds]) -> DataFrame:
+    """Cleansed records (the page hash already checked) -> canonical place, doubtful coordinates
+    flagged, content hash and every rule's verdict: what quarantine and the MERGE both read."""
+    return (
+        records.drop("_page_sha256")
+        .transform(with_canonical_location, mapping)
+        .transform(with_location_suspect, bounds)
+        .transform(with_content_hash)
+        .transform(validate)
+    )
+
+
 def is_quarantined() -> Column:
     return F.size(F.col("failed_rules")) > 0
 
