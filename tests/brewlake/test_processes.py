@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from brewlake.config import PROJECT_ROOT
-from tests.conftest import env_for, free_port
+from tests.conftest import env_for, free_port, wait_for
 
 BREWLAKE = str(Path(sys.executable).with_name("brewlake"))
 
@@ -100,16 +100,6 @@ def accepting(sockets: set[tuple[str, int]]) -> list[str]:
     return open_
 
 
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 @dataclass
 class Run:
     """A started command: its process, its log, and its tree as `snapshot()` last saw it."""
@@ -177,7 +167,7 @@ def serving(log: Path, count: int = 3) -> dict[str, int]:
         found = {words[0]: int(words[1]) for words in lines if len(words) == 2}
         return found if len(found) == count else None
 
-    return wait_until(ports, 30, "the service and its children to listen")
+    return wait_for(ports, 30, "the service and its children to listen")
 
 
 @pytest.mark.parametrize(
@@ -281,7 +271,7 @@ def test_serve_api_stops_on_the_signal_and_frees_its_port(
                 return requests.get(url, timeout=2).json()["total"] == 20
             return False
 
-        wait_until(answers, 60, "serve-api to answer")
+        wait_for(answers, 60, "serve-api to answer")
         run.snapshot()
         assert run.sockets == {("127.0.0.1", port)}
         run.proc.send_signal(sig)
@@ -307,7 +297,7 @@ def test_the_demo_stopped_mid_run_leaves_nothing_listening(tmp_path, lake_settin
             has_jvm = any(p.name() == "java" for p in run.tree)
             return has_jvm and len(run.sockets) >= 2
 
-        wait_until(spark_up, 120, "the demo's Spark to start", interval=0.5)
+        wait_for(spark_up, 120, "the demo's Spark to start", interval=0.5)
         text = run.log.read_text()
         assert "demo: serving 300 generated breweries at http://127.0.0.1:" in text, text
         replay_port = int(text.split("at http://127.0.0.1:")[1].split(";")[0])

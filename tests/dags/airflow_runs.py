@@ -25,7 +25,7 @@ import requests
 
 from brewlake.airflow.local import admin_password, airflow_env, is_api_up
 from brewlake.config import PROJECT_ROOT, Settings
-from tests.conftest import env_for, free_port
+from tests.conftest import env_for, free_port, wait_for
 
 DAG_ID = "brewlake_medallion"
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -216,11 +216,21 @@ def stop_airflow(proc: subprocess.Popen) -> None:
             child.kill()
 
 
-def wait_for(predicate, timeout: float, interval: float = 2.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+def trigger_run(api: Api, logical_date: str) -> str:
+    """Wait for the DAG to be registered, unpause it, trigger a run for `logical_date`
+    (YYYY-MM-DD); its run id."""
+    wait_for(
+        lambda: api.call("GET", f"/api/v2/dags/{DAG_ID}").status_code == 200,
+        timeout=180,
+        what="the dag-processor to register the DAG",
+        interval=2,
+    )
+    answer = api.call("PATCH", f"/api/v2/dags/{DAG_ID}", json={"is_paused": False})
+    assert answer.status_code == 200, answer.text
+    answer = api.call(
+        "POST",
+        f"/api/v2/dags/{DAG_ID}/dagRuns",
+        json={"logical_date": f"{logical_date}T00:00:00Z", "conf": {}},
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["dag_run_id"]

@@ -15,7 +15,8 @@ import pytest
 from brewlake.airflow.local import airflow_env, is_api_up, login_banner
 from brewlake.config import PROJECT_ROOT
 from tests.brewlake.test_processes import accepting, family, left_of, listening
-from tests.dags.airflow_runs import DAG_ID, make_env, running_airflow, wait_for
+from tests.conftest import wait_for
+from tests.dags.airflow_runs import make_env, running_airflow, trigger_run
 
 
 def test_print_env_shows_a_project_local_airflow_on_this_dags_folder(tmp_path):
@@ -104,19 +105,7 @@ def test_ctrl_c_mid_run_stops_the_running_task_and_its_spark_submit_too(tmp_path
         )
         log = tmp_path / "airflow_local.log"
         with running_airflow(env, log) as (api, proc):
-            wait_for(
-                lambda: api.call("GET", f"/api/v2/dags/{DAG_ID}").status_code == 200,
-                timeout=180,
-                what="the dag-processor to register the DAG",
-            )
-            answer = api.call("PATCH", f"/api/v2/dags/{DAG_ID}", json={"is_paused": False})
-            assert answer.status_code == 200, answer.text
-            answer = api.call(
-                "POST",
-                f"/api/v2/dags/{DAG_ID}/dagRuns",
-                json={"logical_date": "2025-03-01T00:00:00Z", "conf": {}},
-            )
-            assert answer.status_code == 200, answer.text
+            trigger_run(api, "2025-03-01")
 
             def submitting():
                 tree = family(proc.pid)
@@ -125,7 +114,9 @@ def test_ctrl_c_mid_run_stops_the_running_task_and_its_spark_submit_too(tmp_path
                 java = [p for p in outside if p.name() == "java"]
                 return (tree, outside) if java else None
 
-            tree, outside = wait_for(submitting, timeout=300, what="bronze's spark-submit")
+            tree, outside = wait_for(
+                submitting, timeout=300, what="bronze's spark-submit", interval=2
+            )
             sockets = listening(tree)
 
             started = time.monotonic()

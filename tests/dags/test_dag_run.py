@@ -24,7 +24,7 @@ from brewlake.catalog import GOLD_BREWERY_COUNTS, SILVER_BREWERIES, TABLES, tabl
 from brewlake.config import Settings
 from brewlake.lake import Lake
 from tests.brewlake.ops.monitoring_fixtures import Trail, aws_client, webhook_fixture  # noqa: F401
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for
 from tests.dags.airflow_runs import (
     DAG_ID,
     asset_events,
@@ -34,7 +34,7 @@ from tests.dags.airflow_runs import (
     run_of,
     running_airflow,
     task_states,
-    wait_for,
+    trigger_run,
 )
 
 pytestmark = pytest.mark.slow
@@ -220,20 +220,7 @@ def test_rest_triggered_run_by_the_scheduler_succeeds_and_changes_no_table(
         AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False",
     )
     with running_airflow(env, home / "standalone.log") as (api, _proc):
-        wait_for(
-            lambda: api.call("GET", f"/api/v2/dags/{DAG_ID}").status_code == 200,
-            timeout=180,
-            what="the dag-processor to register the DAG",
-        )
-        answer = api.call("PATCH", f"/api/v2/dags/{DAG_ID}", json={"is_paused": False})
-        assert answer.status_code == 200, answer.text
-        answer = api.call(
-            "POST",
-            f"/api/v2/dags/{DAG_ID}/dagRuns",
-            json={"logical_date": f"{RUN_DATE}T00:00:00Z", "conf": {}},
-        )
-        assert answer.status_code == 200, answer.text
-        run_id = answer.json()["dag_run_id"]
+        run_id = trigger_run(api, RUN_DATE)
 
         def finished():
             state = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}").json()["state"]
