@@ -322,7 +322,9 @@ def _config_error(exc: ValidationError, origin: Callable[[str], str | Path]) -> 
             problems.append(f"environment: {problem}" if source == "environment" else problem)
         else:
             cause = error.get("ctx", {}).get("error") or error["msg"]
-            problems.append(f"{where}={error['input']!r}: {cause}")
+            # The field's own description says what a valid value is: the fix, in one line.
+            hint = (Settings.model_fields[name].description or "").rstrip(".")
+            problems.append(f"{where}={error['input']!r}: {cause}" + (f" ({hint})" if hint else ""))
     return ConfigError("; ".join(problems))
 
 

@@ -167,7 +167,10 @@ def test_rendering_without_the_jars_names_the_setup_and_the_variable(dag, tmp_pa
 def test_rendering_with_a_malformed_setting_names_it(dag, monkeypatch):
     monkeypatch.setenv("BREWLAKE_SPARK_SHUFFLE_PARTITIONS", "-1")
     task = copy.deepcopy(dag.get_task("bronze"))
-    with pytest.raises(ConfigError, match=r"^BREWLAKE_SPARK_SHUFFLE_PARTITIONS=-1: use 0 \(auto\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^BREWLAKE_SPARK_SHUFFLE_PARTITIONS='-1': .*greater than or equal to 0 .*0: one per",
+    ):
         task.render_template_fields({"ds": "2025-03-01"})
 
 
