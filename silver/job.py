@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,7 @@ from brewlake.catalog import (
 )
 from brewlake.config import Settings
 from brewlake.errors import ConfigError, QualityBreach
-from brewlake.lake import Lake
+from brewlake.lake import Lake, TableRef
 from brewlake.log import get_logger
 from brewlake.parallel import concurrently
 from brewlake.runtime.job import run_layer_job
@@ -46,6 +47,7 @@ from silver.merge import BatchMarker
 from silver.transforms import (
     changed_rows,
     cleanse,
+    conform,
     explode_pages,
     first_load_rows,
     is_quarantined,
@@ -56,10 +58,6 @@ from silver.transforms import (
     select_accepted,
     to_quarantine_rows,
     to_silver_rows,
-    validate,
-    with_canonical_location,
-    with_content_hash,
-    with_location_suspect,
     with_parsed_record,
 )
 
@@ -82,21 +80,9 @@ SILVER_TABLES = (
 RUN_CONF = {"spark.sql.constraintPropagation.enabled": "false"}
 # For the breweries MERGE only: few, large files, one per touched (country, state) partition.
 MERGE_CONF = {"spark.databricks.delta.merge.repartitionBeforeWrite.enabled": "true"}
-# Where a test (or a chaos drill) can make the job die: right after the breweries commit,
-# before history and the audit row are written.
-FAULT_POINTS = ("after_breweries_commit",)
 _MAPPING_SCHEMA = T.StructType(
     [T.StructField(n, T.StringType()) for n in ("country_raw", "state_raw", "country", "state")]
 )
-
-
-class InjectedFault(RuntimeError):
-    """Raised at a fault point named by --fail-at (tests of crash recovery)."""
-
-
-def _fault(args: argparse.Namespace, point: str) -> None:
-    if getattr(args, "fail_at", None) == point:
-        raise InjectedFault(f"injected fault at {point}")
 
 
 def _now() -> dt.datetime:
@@ -186,7 +172,7 @@ class Places:
     def fingerprint(self) -> str:
         return self.aliases.fingerprint()
 
-    def mapping(self, pairs: list[tuple]) -> dict:
+    def mapping(self, pairs: Sequence[tuple]) -> dict:
         established = {raw: (r["country"], r["state"]) for raw, r in self.known.items()}
         return canonical_locations(pairs, self.aliases, established)
 
@@ -194,7 +180,7 @@ class Places:
         rows = [(cr, sr, c, s) for (cr, sr), (c, s) in mapping.items()]
         return spark.createDataFrame(rows, _MAPPING_SCHEMA)
 
-    def record(self, spark: SparkSession, mapping: dict, pairs: list[tuple], batch: BatchInfo):
+    def record(self, spark: SparkSession, mapping: dict, pairs: Sequence[tuple], batch: BatchInfo):
         """Write the batch's new raw pairs and changed counts to silver.locations."""
         rows = location_rows(
             mapping,
@@ -208,20 +194,97 @@ class Places:
         self.known.update({(r["country_raw"], r["state_raw"]): r for r in rows})
 
 
+@dataclass(frozen=True)
+class SilverRun:
+    """What every batch of one run shares: session, settings, table locations, logical date and
+    the places known so far."""
+
+    spark: SparkSession
+    settings: Settings
+    locations: dict[TableRef, str]
+    logical_date: dt.date
+    places: Places
+
+
+@dataclass(frozen=True)
+class PendingBatch:
+    """A bronze batch about to be applied, the snapshot date before it, and when its application
+    started (the one timestamp its quarantine, breweries, history and audit rows carry)."""
+
+    batch: BatchInfo
+    previous_snapshot_date: dt.date | None
+    started: dt.datetime
+
+
+@dataclass(frozen=True)
+class BatchProfile:
+    """A batch's raw records before validation: the fields the schema does not know, and each raw
+    (country, state) pair with its record count."""
+
+    unknown_fields: tuple[str, ...]
+    pairs: tuple[tuple[str | None, str | None, int], ...]
+
+
+@dataclass(frozen=True)
+class BatchCounts:
+    """A validated batch, measured once."""
+
+    rows_in: int
+    quarantined: int
+    duplicates: int
+
+    @property
+    def share(self) -> float:
+        return self.quarantined / self.rows_in if self.rows_in else 0.0
+
+    @property
+    def accepted(self) -> int:
+        return self.rows_in - self.quarantined - self.duplicates
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """One applied batch, as the run's result records it."""
+
+    marker: BatchMarker
+    actions: dict[str, int]
+    checks: tuple[QualityCheck, ...]
+    unknown_fields: tuple[str, ...]
+
+
 def apply_batch(
-    spark: SparkSession,
-    settings: Settings,
-    batch: BatchInfo,
-    *,
-    locations: dict,
-    places: Places,
-    previous_snapshot_date: dt.date | None,
-    logical_date: dt.date,
-    args: argparse.Namespace,
-    result: LayerResult,
-) -> None:
-    started = _now()
-    # One pass over the page bytes: hash, split, parse and cleanse, kept for the steps below.
+    run: SilverRun, pending: PendingBatch, earlier_checks: Sequence[QualityCheck]
+) -> BatchOutcome:
+    """Apply one batch; a QualityBreach carries `earlier_checks` (the run's) and this batch's."""
+    batch = pending.batch
+    parsed = read_parsed(run.spark, run.settings, batch)
+    records = parsed.where(is_record())
+    profile = profile_records(records, batch.batch_id)
+    mapping = run.places.mapping(profile.pairs)
+    validated = validated_records(run.spark, records, run.places, mapping)
+    parsed.unpersist()
+    counts = count_validated(validated)
+    if counts.quarantined:
+        write_quarantine(run, pending, validated)  # written even when the batch is refused
+    check = quarantine_gate(
+        batch.batch_id, counts, run.settings.quarantine_max_share, earlier_checks
+    )
+    current = delta.read(run.spark, run.locations[SILVER_BREWERIES])
+    empty_snapshot_gate(batch.batch_id, counts, current, [*earlier_checks, check])
+    # silver.locations before the data: a rerun of this batch maps the same way.
+    run.places.record(run.spark, mapping, profile.pairs, batch)
+    changes = change_set(run, pending, validated, current)
+    validated.unpersist()
+    actions = action_counts(changes)
+    marker = batch_marker(batch, counts, actions)
+    write_batch(run, pending, changes, marker, actions)
+    changes.unpersist()
+    return BatchOutcome(marker, actions, (check,), profile.unknown_fields)
+
+
+def read_parsed(spark: SparkSession, settings: Settings, batch: BatchInfo) -> DataFrame:
+    """The batch's pages in one pass: hashed, split, parsed and cleansed, computed once (the caller
+    unpersists it) and held to the manifest."""
     parsed = (
         read_pages(spark, settings, batch)
         .transform(with_parsed_record)
@@ -229,134 +292,158 @@ def apply_batch(
         .transform(_materialized)
     )
     verify_pages(batch, parsed.transform(page_summary).collect())
-    records = parsed.where(is_record())
-    profile = records.transform(raw_location_profile).collect()
-    drift = sorted({field for row in profile for field in row["unknown_fields"]})
-    if drift:
-        log.warning("silver.schema_drift", batch_id=batch.batch_id, unknown_fields=",".join(drift))
-        result.details.setdefault("unknown_fields", drift)
-    pairs = [(r["country_raw"], r["state_raw"], r["count"]) for r in profile]
-    mapping = places.mapping(pairs)
+    return parsed
 
-    validated = (
-        records.drop("_page_sha256")
-        .transform(with_canonical_location, places.as_frame(spark, mapping))
-        .transform(with_location_suspect, places.aliases.bounds)
-        .transform(with_content_hash)
-        .transform(validate)
-        .localCheckpoint()  # row format: a columnar cache of this wide frame needs far more heap
-    )
-    parsed.unpersist()
+
+def profile_records(records: DataFrame, batch_id: str) -> BatchProfile:
+    """Schema drift (logged) and the raw location pairs, from one pass over the records."""
+    profile = records.transform(raw_location_profile).collect()
+    drift = tuple(sorted({field for row in profile for field in row["unknown_fields"]}))
+    if drift:
+        log.warning("silver.schema_drift", batch_id=batch_id, unknown_fields=",".join(drift))
+    pairs = tuple((r["country_raw"], r["state_raw"], r["count"]) for r in profile)
+    return BatchProfile(drift, pairs)
+
+
+def validated_records(
+    spark: SparkSession, records: DataFrame, places: Places, mapping: dict
+) -> DataFrame:
+    """The records with their canonical place, suspect flag, content hash and rule verdicts."""
+    conformed = records.transform(conform, places.as_frame(spark, mapping), places.aliases.bounds)
+    # Row format: a columnar cache of this wide frame needs far more heap.
+    return conformed.localCheckpoint()
+
+
+def count_validated(validated: DataFrame) -> BatchCounts:
     totals = validated.agg(
         F.count(F.lit(1)).alias("rows_in"),
         F.count_if(is_quarantined()).alias("quarantined"),
         F.count_if(F.col("_is_duplicate_copy")).alias("duplicates"),
     ).first()
-    rows_in, quarantined, duplicates = (
-        totals["rows_in"],
-        totals["quarantined"],
-        totals["duplicates"],
+    return BatchCounts(totals["rows_in"], totals["quarantined"], totals["duplicates"])
+
+
+def write_quarantine(run: SilverRun, pending: PendingBatch, validated: DataFrame) -> None:
+    """The batch's rejected records, replacing those of an earlier attempt at it."""
+    batch = pending.batch
+    rows = to_quarantine_rows(
+        validated,
+        batch.batch_id,
+        ingest_date=batch.ingest_date,
+        logical_date=run.logical_date,
+        quarantined_at=pending.started,
     )
-    share = quarantined / rows_in if rows_in else 0.0
-    limit = settings.quarantine_max_share
+    merge.replace_quarantine(rows, run.locations[SILVER_QUARANTINE], batch.batch_id)
+
+
+def quarantine_gate(
+    batch_id: str, counts: BatchCounts, limit: float, earlier_checks: Sequence[QualityCheck]
+) -> QualityCheck:
+    """The batch's quarantine_share check; a QualityBreach when the share is above `limit`."""
     check = QualityCheck(
         rule="quarantine_share",
-        passed=share <= limit,
-        observed=round(share, 6),
+        passed=counts.share <= limit,
+        observed=round(counts.share, 6),
         threshold=limit,
-        detail=f"batch {batch.batch_id}: {quarantined} of {rows_in} records quarantined",
+        detail=f"batch {batch_id}: {counts.quarantined} of {counts.rows_in} records quarantined",
     )
-    result.checks.append(check)
-    result.rows_in += rows_in
-    result.quarantined += quarantined
-    result.duplicates += duplicates
-
-    if quarantined:
-        quarantine = to_quarantine_rows(
-            validated,
-            batch.batch_id,
-            ingest_date=batch.ingest_date,
-            logical_date=logical_date,
-            quarantined_at=started,
-        )
-        merge.replace_quarantine(quarantine, locations[SILVER_QUARANTINE], batch.batch_id)
     if not check.passed:
         raise QualityBreach(
-            f"silver: batch {batch.batch_id} has {quarantined} of {rows_in} records quarantined "
-            f"({share:.1%}), above the limit {limit:.1%} (BREWLAKE_QUARANTINE_MAX_SHARE); nothing "
-            f"from it was merged. Reasons: SELECT failed_rules, count(*) FROM "
-            f"silver.breweries_quarantine WHERE batch_id = '{batch.batch_id}' GROUP BY 1",
-            result.checks,
+            f"silver: batch {batch_id} has {counts.quarantined} of {counts.rows_in} records "
+            f"quarantined ({counts.share:.1%}), above the limit {limit:.1%} "
+            "(BREWLAKE_QUARANTINE_MAX_SHARE); nothing from it was merged. Reasons: SELECT "
+            "failed_rules, count(*) FROM silver.breweries_quarantine WHERE batch_id = "
+            f"'{batch_id}' GROUP BY 1",
+            [*earlier_checks, check],
         )
+    return check
 
-    breweries_location = locations[SILVER_BREWERIES]
-    current = delta.read(spark, breweries_location)
-    if rows_in == 0 and current.where(F.col("is_active")).limit(1).count():
-        check = QualityCheck(
-            "snapshot_not_empty", False, 0, 1, f"batch {batch.batch_id} holds no records"
-        )
-        result.checks.append(check)
-        raise QualityBreach(
-            f"silver: batch {batch.batch_id} holds no records; a full snapshot cannot be empty "
-            "(it would deactivate every brewery). Nothing was merged; re-ingest with "
-            "`brewlake bronze`.",
-            result.checks,
-        )
 
-    places.record(spark, mapping, pairs, batch)  # before the data: a rerun maps the same way
-    incoming = to_silver_rows(
-        select_accepted(validated), batch.batch_id, batch.ingest_date, started
+def empty_snapshot_gate(
+    batch_id: str, counts: BatchCounts, current: DataFrame, earlier_checks: Sequence[QualityCheck]
+) -> None:
+    """A batch without records while breweries has active rows is refused (snapshot_not_empty):
+    as a full snapshot it would deactivate every brewery."""
+    if counts.rows_in > 0 or current.where(F.col("is_active")).limit(1).count() == 0:
+        return
+    check = QualityCheck("snapshot_not_empty", False, 0, 1, f"batch {batch_id} holds no records")
+    raise QualityBreach(
+        f"silver: batch {batch_id} holds no records; a full snapshot cannot be empty "
+        "(it would deactivate every brewery). Nothing was merged; re-ingest with "
+        "`brewlake bronze`.",
+        [*earlier_checks, check],
     )
-    present_ids = validated.where(F.col("id").isNotNull()).select("id")
-    if delta.file_count(spark, breweries_location) == 0:
+
+
+def change_set(
+    run: SilverRun, pending: PendingBatch, validated: DataFrame, current: DataFrame
+) -> DataFrame:
+    """The rows of breweries this batch adds or replaces (new, changed, vanished, returning)."""
+    batch = pending.batch
+    incoming = to_silver_rows(
+        select_accepted(validated), batch.batch_id, batch.ingest_date, pending.started
+    )
+    if delta.file_count(run.spark, run.locations[SILVER_BREWERIES]) == 0:
         changes = first_load_rows(incoming)  # nothing to compare with, nothing to deactivate
     else:
         changes = changed_rows(
             incoming,
             current,
-            present_ids,
+            validated.where(F.col("id").isNotNull()).select("id"),
             batch_id=batch.batch_id,
             snapshot_date=batch.ingest_date,
-            previous_snapshot_date=previous_snapshot_date,
-            updated_at=started,
+            previous_snapshot_date=pending.previous_snapshot_date,
+            updated_at=pending.started,
         )
-    changes = changes.localCheckpoint()  # fixed before the MERGE changes `current`
-    validated.unpersist()
-    actions = {r["_action"]: r["count"] for r in changes.groupBy("_action").count().collect()}
-    marker = BatchMarker(
+    return changes.localCheckpoint()  # fixed before the MERGE changes `current`
+
+
+def action_counts(changes: DataFrame) -> dict[str, int]:
+    return {r["_action"]: r["count"] for r in changes.groupBy("_action").count().collect()}
+
+
+def batch_marker(batch: BatchInfo, counts: BatchCounts, actions: dict[str, int]) -> BatchMarker:
+    return BatchMarker(
         batch_id=batch.batch_id,
         ingest_date=batch.ingest_date.isoformat(),
-        rows_in=rows_in,
-        accepted=rows_in - quarantined - duplicates,
-        quarantined=quarantined,
-        duplicates=duplicates,
+        rows_in=counts.rows_in,
+        accepted=counts.accepted,
+        quarantined=counts.quarantined,
+        duplicates=counts.duplicates,
         inserted=actions.get("insert", 0),
         updated=actions.get("update", 0) + actions.get("reactivate", 0),
         deactivated=actions.get("deactivate", 0),
     )
-    insert_only = set(actions) == {"insert"}
+
+
+def write_batch(
+    run: SilverRun,
+    pending: PendingBatch,
+    changes: DataFrame,
+    marker: BatchMarker,
+    actions: dict[str, int],
+) -> None:
+    """breweries in one commit that carries `marker` (none when nothing changed), then SCD2
+    history from the same change set, then the audit row."""
+    spark, breweries = run.spark, run.locations[SILVER_BREWERIES]
     if actions:
+        insert_only = set(actions) == {"insert"}
         with delta.session_conf(spark, MERGE_CONF), merge.commit_metadata(spark, marker):
-            merge.apply_changes(spark, breweries_location, changes, insert_only=insert_only)
-        _fault(args, "after_breweries_commit")
+            merge.apply_changes(spark, breweries, changes, insert_only=insert_only)
         # History follows from the change set; a crash before this commit is repaired by
         # `recover` on the next run, which compares breweries with history.
         merge.record_history(
-            spark, locations[SILVER_HISTORY], changes, started, insert_only=insert_only
+            spark, run.locations[SILVER_HISTORY], changes, pending.started, insert_only=insert_only
         )
     merge.append_applied(
         spark,
-        locations[SILVER_APPLIED_BATCHES],
+        run.locations[SILVER_APPLIED_BATCHES],
         marker,
-        breweries_version=delta.version(spark, breweries_location),
-        logical_date=logical_date,
-        applied_at=started,
+        breweries_version=delta.version(spark, breweries),
+        logical_date=run.logical_date,
+        applied_at=pending.started,
     )
-    result.rows_out += marker.inserted + marker.updated + marker.deactivated
-    result.batch_ids.append(batch.batch_id)
-    result.details.setdefault("batches", []).append({**asdict(marker), "actions": actions})
     log.info("silver.batch_applied", **{k: v for k, v in asdict(marker).items() if k != "reset"})
-    changes.unpersist()
 
 
 def recover(spark: SparkSession, locations: dict, logical_date: dt.date) -> tuple:
@@ -408,37 +495,18 @@ def _run(
     locations = {t: lake.table_location(t) for t in SILVER_TABLES}
     result = LayerResult(layer="silver")
     before = {t: delta.version(spark, loc) for t, loc in locations.items()}
-    created = concurrently(lambda t: merge.ensure_table(spark, t, locations[t]), list(locations))
-    for table, is_new in zip(locations, created, strict=True):
-        if is_new:
-            register_table(spark, settings, table)
-
-    if getattr(args, "rebuild", False):
-        log.info("silver.rebuild", detail="emptying silver tables; every bronze batch re-applies")
-        merge.reset_tables(spark, locations)
-        high_water = None
-    else:
-        high_water = recover(spark, locations, logical_date)
-
-    batches = list_batches(open_store(settings), lake)
-    pending = [b for b in batches if high_water is None or (b.ingest_date, b.batch_id) > high_water]
-    skipped = len(batches) - len(pending)
-    log.info("silver.plan", batches=len(batches), pending=len(pending), already_applied=skipped)
+    _ensure_tables(spark, settings, locations)
+    high_water = _high_water(
+        spark, locations, logical_date, rebuild=getattr(args, "rebuild", False)
+    )
+    pending, skipped = _pending_batches(settings, lake, high_water)
     places = Places.load(spark, settings, locations[SILVER_LOCATIONS])
+    run = SilverRun(spark, settings, locations, logical_date, places)
     previous = high_water[0] if high_water else None
     try:
         for batch in pending:
-            apply_batch(
-                spark,
-                settings,
-                batch,
-                locations=locations,
-                places=places,
-                previous_snapshot_date=previous,
-                logical_date=logical_date,
-                args=args,
-                result=result,
-            )
+            outcome = apply_batch(run, PendingBatch(batch, previous, _now()), result.checks)
+            _fold(result, outcome)
             previous = batch.ingest_date
     finally:
         result.table_versions = {
@@ -452,13 +520,55 @@ def _run(
     return result
 
 
+def _ensure_tables(spark: SparkSession, settings: Settings, locations: dict) -> None:
+    created = concurrently(lambda t: merge.ensure_table(spark, t, locations[t]), list(locations))
+    for table, is_new in zip(locations, created, strict=True):
+        if is_new:
+            register_table(spark, settings, table)
+
+
+def _high_water(
+    spark: SparkSession, locations: dict, logical_date: dt.date, *, rebuild: bool
+) -> tuple | None:
+    """The newest applied (ingest_date, batch_id), after recovery; None after a rebuild's reset."""
+    if not rebuild:
+        return recover(spark, locations, logical_date)
+    log.info("silver.rebuild", detail="emptying silver tables; every bronze batch re-applies")
+    merge.reset_tables(spark, locations)
+    return None
+
+
+def _pending_batches(
+    settings: Settings, lake: Lake, high_water: tuple | None
+) -> tuple[list[BatchInfo], int]:
+    """The complete bronze batches after `high_water`, oldest first, and how many were skipped."""
+    batches = list_batches(open_store(settings), lake)
+    pending = [b for b in batches if high_water is None or (b.ingest_date, b.batch_id) > high_water]
+    skipped = len(batches) - len(pending)
+    log.info("silver.plan", batches=len(batches), pending=len(pending), already_applied=skipped)
+    return pending, skipped
+
+
+def _fold(result: LayerResult, outcome: BatchOutcome) -> None:
+    """Add one applied batch to the run's result: the one place a batch changes it."""
+    marker = outcome.marker
+    result.checks.extend(outcome.checks)
+    result.rows_in += marker.rows_in
+    result.quarantined += marker.quarantined
+    result.duplicates += marker.duplicates
+    result.rows_out += marker.inserted + marker.updated + marker.deactivated
+    result.batch_ids.append(marker.batch_id)
+    if outcome.unknown_fields:
+        result.details.setdefault("unknown_fields", list(outcome.unknown_fields))
+    result.details.setdefault("batches", []).append({**asdict(marker), "actions": outcome.actions})
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rebuild",
         action="store_true",
         help="empty the silver tables and re-apply every complete bronze batch in order",
     )
-    parser.add_argument("--fail-at", choices=FAULT_POINTS, help=argparse.SUPPRESS)
 
 
 def main(argv: list[str] | None = None) -> int:
