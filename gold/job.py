@@ -19,9 +19,12 @@ import argparse
 import datetime as dt
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import functions as F
 
 from brewlake import delta
 from brewlake.catalog import (
@@ -99,11 +102,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _lineage(silver_version: int, silver_committed_at: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PinnedSilver:
+    """silver.breweries at one version: the frame read at it, and when that commit landed."""
+
+    frame: DataFrame
+    version: int
+    committed_at: str  # UTC, ISO
+
+
+@dataclass(frozen=True)
+class TableFigures:
+    """One built gold table, measured: the sum of its counts and its number of rows."""
+
+    total: int
+    rows: int
+
+
+def pinned_silver(spark: SparkSession, settings: Settings) -> PinnedSilver:
+    """silver.breweries pinned at its current version (SilverMissing before silver's first run)."""
+    location = Lake(settings).table_location(SILVER_BREWERIES)
+    commit = delta.last_commit(spark, location)
+    if commit is None:
+        raise SilverMissing(
+            f"{SILVER_BREWERIES} does not exist at {location}: run `brewlake silver` first"
+        )
+    version = int(commit["version"])
+    frame = delta.read(spark, location, version=version)
+    return PinnedSilver(frame, version, commit["timestamp"].isoformat())
+
+
+def _lineage(silver: PinnedSilver) -> dict[str, Any]:
     # The commit time guards against a silver table deleted and rebuilt from version 0.
     return {
-        "silver_version": silver_version,
-        "silver_committed_at": silver_committed_at,
+        "silver_version": silver.version,
+        "silver_committed_at": silver.committed_at,
         "gold_logic_version": GOLD_LOGIC_VERSION,
     }
 
@@ -117,146 +150,146 @@ def _is_current(spark: SparkSession, settings: Settings, lineage: dict[str, Any]
     return True
 
 
-def silver_commit(spark: SparkSession, settings: Settings) -> tuple[int, str]:
-    """silver.breweries' current version and that commit's timestamp (UTC, ISO)."""
-    location = Lake(settings).table_location(SILVER_BREWERIES)
-    commit = delta.last_commit(spark, location)
-    if commit is None:
-        raise SilverMissing(
-            f"{SILVER_BREWERIES} does not exist at {location}: run `brewlake silver` first"
-        )
-    return int(commit["version"]), commit["timestamp"].isoformat()
-
-
-def read_silver(spark: SparkSession, settings: Settings) -> tuple[DataFrame, int]:
-    """silver.breweries pinned at its current version, and that version."""
-    version, _ = silver_commit(spark, settings)
-    location = Lake(settings).table_location(SILVER_BREWERIES)
-    frame = delta.read(spark, location, version=version)
-    return frame, version
-
-
 def run(
     spark: SparkSession, settings: Settings, logical_date: dt.date, args: argparse.Namespace
 ) -> LayerResult:
-    silver_version, silver_committed_at = silver_commit(spark, settings)
-    location = Lake(settings).table_location(SILVER_BREWERIES)
-    silver = delta.read(spark, location, version=silver_version)
-    lineage = _lineage(silver_version, silver_committed_at)
+    silver = pinned_silver(spark, settings)
+    lineage = _lineage(silver)
     result = LayerResult(layer="gold")
     result.details.update(lineage, logical_date=logical_date.isoformat())
-    versions_before = {g.table: table_version(spark, settings, g.table) for g in GOLD_TABLES}
-
+    before = {g.table: table_version(spark, settings, g.table) for g in GOLD_TABLES}
     if not getattr(args, "force", False) and _is_current(spark, settings, lineage):
-        log.info("gold.unchanged", silver_version=silver_version)
+        log.info("gold.unchanged", silver_version=silver.version)
         result.details["skipped"] = True
-        for gold in GOLD_TABLES:
-            version = versions_before[gold.table]
-            result.table_versions[str(gold.table)] = (version, version)
-            register_table(spark, settings, gold.table)
+        result.table_versions = _register_unchanged(spark, settings, before)
         return result
 
-    # One pass over silver for both figures the result reports.
-    by_activity = dict(silver.groupBy("is_active").count().collect())
-    result.rows_in = sum(by_activity.values())
-    active = by_activity.get(True, 0)
+    result.rows_in, active = count_silver(silver.frame)
     result.details["active_rows"] = active
-
-    computed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    write_gold(spark, settings, silver, silver_version, computed_at, result, versions_before)
-    result.rows_out = result.details[f"{GOLD_BREWERY_COUNTS}.rows"]
+    metadata = json.dumps({**lineage, "logical_date": logical_date.isoformat()})
+    figures, checks = recompute(spark, settings, silver, active, metadata)
+    result.checks.extend(checks)
+    result.details.update({f"{table}.rows": f.rows for table, f in figures.items()})
+    result.table_versions = _register_written(spark, settings, before)
+    result.rows_out = figures[GOLD_BREWERY_COUNTS].rows
     log.info(
         "gold.written",
-        silver_version=silver_version,
+        silver_version=silver.version,
         active_rows=active,
         brewery_counts_rows=result.rows_out,
     )
     return result
 
 
-def write_gold(
-    spark: SparkSession,
-    settings: Settings,
-    silver: DataFrame,
-    silver_version: int,
-    computed_at: dt.datetime,
-    result: LayerResult,
-    versions_before: dict[TableRef, int | None],
-    tables: tuple[GoldTable, ...] = GOLD_TABLES,
-) -> None:
-    """Build every table, check each against silver's active count, then write each in one commit.
+def count_silver(silver: DataFrame) -> tuple[int, int]:
+    """(rows, active rows) of silver, in one pass."""
+    by_activity = dict(silver.groupBy("is_active").count().collect())
+    return sum(by_activity.values()), by_activity.get(True, 0)
 
-    Nothing is written unless every table reconciles.
-    """
-    from pyspark.sql import functions as F
 
-    lake = Lake(settings)
-    active = result.details["active_rows"]
-    logical_date = result.details["logical_date"]
+def recompute(
+    spark: SparkSession, settings: Settings, silver: PinnedSilver, active: int, metadata: str
+) -> tuple[dict[TableRef, TableFigures], list[QualityCheck]]:
+    """Build every table, check each against silver's `active` count, then replace each in one
+    commit carrying `metadata`. Nothing is written unless every table reconciles."""
+    with built_tables(silver, _now(), GOLD_TABLES) as frames:
+        figures = measure_tables(frames)
+        checks = reconciliation_checks(figures, active, silver.version)
+        require_reconciled(checks)
+        replace_tables(Lake(settings), frames, metadata)
+    return figures, checks
+
+
+@contextmanager
+def built_tables(
+    silver: PinnedSilver, computed_at: dt.datetime, tables: tuple[GoldTable, ...]
+) -> Iterator[dict[TableRef, DataFrame]]:
+    """Every table built from silver's active rows, cached for its check and its write."""
     # Only the columns the aggregates read: a narrow cache of a wide table costs little to build.
-    active_breweries = gt.filter_active(silver).select(*gt.INPUT_COLUMNS).cache()
+    active_breweries = gt.filter_active(silver.frame).select(*gt.INPUT_COLUMNS).cache()
     frames: dict[TableRef, DataFrame] = {}
     try:
         for gold in tables:
             frames[gold.table] = (
                 active_breweries.transform(gold.build)
-                .transform(lambda df: gt.with_lineage(df, silver_version, computed_at))
+                .transform(gt.with_lineage, silver.version, computed_at)
                 .select(*gold.columns)
                 .cache()
             )
-
-        def reconcile(frame: DataFrame) -> tuple[int, int]:
-            total, rows = frame.agg(F.sum(gt.COUNT), F.count(F.lit(1))).first()
-            return int(total or 0), int(rows)
-
-        # The tables are small and independent: their Spark jobs run side by side.
-        figures = dict(zip(frames, concurrently(reconcile, list(frames.values())), strict=True))
-        for gold in tables:
-            total, rows = figures[gold.table]
-            result.checks.append(
-                QualityCheck(
-                    rule=f"{gold.table}.reconciles_with_silver",
-                    passed=total == active,
-                    observed=float(total),
-                    threshold=float(active),
-                    detail=(
-                        f"sum({gt.COUNT}) over {gold.table} = {total}; active rows in "
-                        f"{SILVER_BREWERIES} v{silver_version} = {active}"
-                    ),
-                )
-            )
-            result.details[f"{gold.table}.rows"] = rows
-        if result.failed_checks:
-            raise QualityBreach(
-                "gold does not reconcile with silver, nothing written: "
-                + "; ".join(c.detail for c in result.failed_checks),
-                # Every rule evaluated, passed or not: ops.quality_checks records them all.
-                result.checks,
-            )
-
-        metadata = json.dumps(
-            {
-                **_lineage(silver_version, result.details.get("silver_committed_at", "")),
-                "logical_date": logical_date,
-            }
-        )
-
-        def write(gold: GoldTable) -> None:
-            delta.replace(
-                frames[gold.table].coalesce(1), lake.table_location(gold.table), metadata=metadata
-            )
-
-        # Each table is still replaced by its own atomic commit; a failure raises after the
-        # other writes finish, and the run fails as it would have written sequentially.
-        concurrently(write, list(tables))
-        for gold in tables:
-            register_table(spark, settings, gold.table)
-            after = table_version(spark, settings, gold.table)
-            result.table_versions[str(gold.table)] = (versions_before.get(gold.table), after)
+        yield frames
     finally:
         for frame in frames.values():
             frame.unpersist()
         active_breweries.unpersist()
+
+
+def measure_tables(frames: dict[TableRef, DataFrame]) -> dict[TableRef, TableFigures]:
+    def measure(frame: DataFrame) -> TableFigures:
+        total, rows = frame.agg(F.sum(gt.COUNT), F.count(F.lit(1))).first()
+        return TableFigures(int(total or 0), int(rows))
+
+    # The tables are small and independent: their Spark jobs run side by side.
+    return dict(zip(frames, concurrently(measure, list(frames.values())), strict=True))
+
+
+def reconciliation_checks(
+    figures: dict[TableRef, TableFigures], active: int, silver_version: int
+) -> list[QualityCheck]:
+    return [
+        QualityCheck(
+            rule=f"{table}.reconciles_with_silver",
+            passed=f.total == active,
+            observed=float(f.total),
+            threshold=float(active),
+            detail=(
+                f"sum({gt.COUNT}) over {table} = {f.total}; active rows in "
+                f"{SILVER_BREWERIES} v{silver_version} = {active}"
+            ),
+        )
+        for table, f in figures.items()
+    ]
+
+
+def require_reconciled(checks: list[QualityCheck]) -> None:
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        raise QualityBreach(
+            "gold does not reconcile with silver, nothing written: "
+            + "; ".join(c.detail for c in failed),
+            # Every rule evaluated, passed or not: ops.quality_checks records them all.
+            checks,
+        )
+
+
+def replace_tables(lake: Lake, frames: dict[TableRef, DataFrame], metadata: str) -> None:
+    def replace(table: TableRef) -> None:
+        delta.replace(frames[table].coalesce(1), lake.table_location(table), metadata=metadata)
+
+    # Each table is still replaced by its own atomic commit; a failure raises after the
+    # other writes finish, and the run fails as it would have written sequentially.
+    concurrently(replace, list(frames))
+
+
+def _register_unchanged(
+    spark: SparkSession, settings: Settings, before: dict[TableRef, int | None]
+) -> dict[str, tuple[int | None, int | None]]:
+    for table in before:
+        register_table(spark, settings, table)
+    return {str(table): (version, version) for table, version in before.items()}
+
+
+def _register_written(
+    spark: SparkSession, settings: Settings, before: dict[TableRef, int | None]
+) -> dict[str, tuple[int | None, int | None]]:
+    versions = {}
+    for table, version in before.items():
+        register_table(spark, settings, table)
+        versions[str(table)] = (version, table_version(spark, settings, table))
+    return versions
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def main(argv: list[str] | None = None) -> int:
