@@ -8,16 +8,14 @@ Airflow sensor. Spark starts only when the ops tables exist.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from brewlake import command, delta
+from brewlake import delta
 from brewlake.catalog import OPS_PIPELINE_RUNS, OPS_QUALITY_CHECKS
 from brewlake.config import Settings
-from brewlake.console import render_table
 from brewlake.lake import Lake
 from brewlake.ops import tables
 from brewlake.storage import open_store
@@ -168,8 +166,7 @@ def _run_doc(run: dict[str, Any] | None) -> dict[str, Any] | None:
     return doc
 
 
-def status_table(doc: dict[str, Any]) -> str:
-    """The status document as a table per layer, then the verdict and the problems."""
+def render_table(doc: dict[str, Any]) -> str:
     header = (
         "layer",
         "last run",
@@ -181,7 +178,7 @@ def status_table(doc: dict[str, Any]) -> str:
         "quar.",
         "checks",
     )
-    rows = []
+    lines = [header]
     for entry in doc["layers"]:
         last, ok = entry["last_run"] or {}, entry["last_success"] or {}
         checks = entry["checks"]
@@ -192,7 +189,7 @@ def status_table(doc: dict[str, Any]) -> str:
             else f"{len(checks) - len(failed)}/{len(checks)} passed"
             + (f" (failed: {', '.join(failed)})" if failed else "")
         )
-        rows.append(
+        lines.append(
             (
                 entry["layer"],
                 last.get("finished_at", "never"),
@@ -205,34 +202,34 @@ def status_table(doc: dict[str, Any]) -> str:
                 check_text,
             )
         )
-    verdict = "healthy" if doc["healthy"] else "UNHEALTHY"
+    widths = [max(len(str(row[i])) for row in lines) for i in range(len(header))]
     out = [
-        render_table(header, rows).rstrip("\n"),
-        "",
-        f"{verdict} (gold SLA {doc['gold_sla_hours']:g} h, checked {doc['checked_at']})",
+        "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+        for row in lines
     ]
+    verdict = "healthy" if doc["healthy"] else "UNHEALTHY"
+    out.append("")
+    out.append(f"{verdict} (gold SLA {doc['gold_sla_hours']:g} h, checked {doc['checked_at']})")
     out += [f"  - {p}" for p in doc["problems"]]
     return "\n".join(out)
 
 
-app = command.app()
-
-
-@app.command(
-    "status",
-    help="freshness and last runs per layer; exit 1 when gold is stale or a run failed",
-)
-def status_command(
-    fmt: Annotated[Literal["table", "json"], typer.Option("--format")] = "table",
-    verbose: command.Verbose = False,
-) -> None:
+def main(argv: list[str] | None = None) -> int:
     from brewlake import log as logmod
     from brewlake.config import load_settings
     from brewlake.errors import guarded
 
+    parser = argparse.ArgumentParser(
+        prog="brewlake status",
+        description="freshness and last runs per layer; exit 1 when gold is stale or a run failed",
+    )
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--verbose", "-v", action="store_true")
+    args = parser.parse_args(argv)
+
     def go() -> int:
         settings = load_settings()
-        logmod.configure("DEBUG" if verbose else "WARNING", settings.log_format)
+        logmod.configure("DEBUG" if args.verbose else "WARNING", settings.log_format)
         spark = None
         if ops_tables_exist(settings):
             from brewlake.spark import build_session
@@ -240,14 +237,10 @@ def status_command(
             # The ops tables are read by path: a probe should not wait for every name to register.
             spark = build_session(settings, "brewlake-status", register_tables=False)
         doc = collect_status(settings, spark)
-        if fmt == "json":
+        if args.format == "json":
             print(json.dumps(doc, indent=2, default=str, ensure_ascii=False))
         else:
-            print(status_table(doc))
+            print(render_table(doc))
         return 0 if doc["healthy"] else 1
 
-    raise typer.Exit(guarded(go, verbose=verbose))
-
-
-def main(argv: list[str] | None = None) -> int:
-    return command.run(app, argv, "brewlake status")
+    return guarded(go, verbose=args.verbose)
