@@ -368,5 +368,7 @@ def test_an_empty_source_makes_an_empty_complete_batch(lake_settings):
 def test_job_rejects_a_bad_concurrency(capsys):
     from bronze.job import main
 
-    assert main(["--concurrency", "0"]) == 2
+    with pytest.raises(SystemExit) as exit_:  # argparse's usage error: exit code 2
+        main(["--concurrency", "0"])
+    assert exit_.value.code == 2
     assert "--concurrency" in capsys.readouterr().err
