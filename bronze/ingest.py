@@ -54,7 +54,7 @@ class IngestReport:
 
 
 class Progress:
-    """A bar on a terminal, a log line every ~10 % otherwise."""
+    """A bar on a terminal (rich), a log line every ~10 % otherwise."""
 
     def __init__(self, stream: IO[str] | None = None):
         self.stream = stream or sys.stderr
@@ -62,34 +62,42 @@ class Progress:
         self.done = 0
         self.expected = 0
         self._last_logged = -1
+        self._bar: Any = None
 
     def start(self, expected: int) -> None:
         self.expected = expected
-        self._draw()
+        if self.is_tty:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+            from rich.progress import Progress as Bar
+
+            self._bar = Bar(
+                TextColumn("bronze"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("pages"),
+                console=Console(file=self.stream, force_terminal=True),
+                auto_refresh=False,
+            )
+            self._task = self._bar.add_task("pages", total=max(expected, 1))
+            self._bar.start()
+            self._bar.refresh()
 
     def advance(self, page: int, records: int) -> None:
         self.done += 1
-        self._draw(page, records)
-
-    def finish(self) -> None:
-        if self.is_tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-    def _draw(self, page: int | None = None, records: int = 0) -> None:
         expected = max(self.expected, self.done, 1)
-        if self.is_tty:
-            width = 30
-            filled = int(width * min(self.done, expected) / expected)
-            self.stream.write(
-                f"\rbronze [{'#' * filled}{'.' * (width - filled)}] {self.done}/{expected} pages"
-            )
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.done, total=expected, refresh=True)
             return
         decile = self.done * 10 // expected
-        if page is not None and (decile != self._last_logged or self.done >= expected):
+        if decile != self._last_logged or self.done >= expected:
             self._last_logged = decile
             log.info("bronze.progress", pages=self.done, expected=expected, last_page=page)
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
 
 @dataclass

@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from typing import Any
+from typing import Annotated, Any
 
+import typer
+
+from brewlake import command
 from brewlake.config import Settings
-from brewlake.runtime.job import run_layer_job
+from brewlake.runtime.job import LogicalDate, run_layer_job
 from brewlake.runtime.result import LayerResult
 
 
@@ -48,34 +51,33 @@ def run(spark: Any, settings: Settings, logical_date: dt.date, args: argparse.Na
     )
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return value
+app = command.app()
 
 
-def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--concurrency",
-        type=_positive_int,
-        default=None,
-        help="concurrent page requests (default: BREWLAKE_API_CONCURRENCY)",
+@app.command("bronze", help="ingest the Open Brewery DB API into a new immutable raw batch")
+def bronze_command(
+    date: LogicalDate = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1, metavar="N", help="concurrent page requests (default: BREWLAKE_API_CONCURRENCY)"
+        ),
+    ] = None,
+    verbose: command.Verbose = False,
+) -> None:
+    code = run_layer_job(
+        "bronze",
+        run,
+        logical_date=date,
+        verbose=verbose,
+        needs_spark=False,
+        concurrency=concurrency,
     )
+    raise typer.Exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_layer_job(
-        "bronze",
-        argv,
-        run,
-        description="ingest the Open Brewery DB API into a new immutable raw batch",
-        needs_spark=False,
-        add_arguments=_add_arguments,
-    )
+    return command.run(app, argv, "brewlake bronze")
 
 
 if __name__ == "__main__":

@@ -22,11 +22,12 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import typer
 from pyspark.sql import functions as F
 
-from brewlake import delta
+from brewlake import command, delta
 from brewlake.catalog import (
     GOLD_BREWERY_COUNTS,
     GOLD_COUNTS_BY_COUNTRY_TYPE,
@@ -41,7 +42,7 @@ from brewlake.errors import BrewlakeError, QualityBreach
 from brewlake.lake import Lake, TableRef
 from brewlake.log import get_logger
 from brewlake.parallel import concurrently
-from brewlake.runtime.job import run_layer_job
+from brewlake.runtime.job import LogicalDate, run_layer_job
 from brewlake.runtime.result import LayerResult, QualityCheck
 from gold import transforms as gt
 
@@ -92,14 +93,6 @@ GOLD_TABLES: tuple[GoldTable, ...] = (
 
 class SilverMissing(BrewlakeError):
     """silver.breweries does not exist yet."""
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--force",
-        action="store_true",
-        help="recompute even when gold already reflects the current silver version",
-    )
 
 
 @dataclass(frozen=True)
@@ -292,14 +285,26 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+app = command.app()
+
+
+@app.command("gold", help="Recompute the gold aggregate tables from the current silver version.")
+def gold_command(
+    date: LogicalDate = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="recompute even when gold already reflects the current silver version"
+        ),
+    ] = False,
+    verbose: command.Verbose = False,
+) -> None:
+    code = run_layer_job("gold", run, logical_date=date, verbose=verbose, force=force)
+    raise typer.Exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
-    return run_layer_job(
-        "gold",
-        argv,
-        run,
-        description="Recompute the gold aggregate tables from the current silver version.",
-        add_arguments=add_arguments,
-    )
+    return command.run(app, argv, "brewlake gold")
 
 
 if __name__ == "__main__":

@@ -17,13 +17,14 @@ import datetime as dt
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
+import typer
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from brewlake import delta
+from brewlake import command, delta
 from brewlake.batches import BatchError, BatchInfo, list_batches
 from brewlake.catalog import (
     SILVER_APPLIED_BATCHES,
@@ -38,7 +39,7 @@ from brewlake.errors import ConfigError, QualityBreach
 from brewlake.lake import Lake, TableRef
 from brewlake.log import get_logger
 from brewlake.parallel import concurrently
-from brewlake.runtime.job import run_layer_job
+from brewlake.runtime.job import LogicalDate, run_layer_job
 from brewlake.runtime.result import LayerResult, QualityCheck
 from brewlake.storage import open_store
 from silver import merge
@@ -563,22 +564,27 @@ def _fold(result: LayerResult, outcome: BatchOutcome) -> None:
     result.details.setdefault("batches", []).append({**asdict(marker), "actions": outcome.actions})
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--rebuild",
-        action="store_true",
-        help="empty the silver tables and re-apply every complete bronze batch in order",
-    )
+app = command.app()
+
+
+@app.command("silver", help="apply complete bronze batches to silver.breweries")
+def silver_command(
+    date: LogicalDate = None,
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild",
+            help="empty the silver tables and re-apply every complete bronze batch in order",
+        ),
+    ] = False,
+    verbose: command.Verbose = False,
+) -> None:
+    code = run_layer_job("silver", run, logical_date=date, verbose=verbose, rebuild=rebuild)
+    raise typer.Exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_layer_job(
-        "silver",
-        argv,
-        run,
-        description="apply complete bronze batches to silver.breweries",
-        add_arguments=add_arguments,
-    )
+    return command.run(app, argv, "brewlake silver")
 
 
 if __name__ == "__main__":

@@ -125,7 +125,7 @@ def commands() -> set[str]:
     out = subprocess.run(
         [*_brewlake(), "--help"], capture_output=True, text=True, timeout=60, check=True
     ).stdout
-    listing = out.split("commands:", 1)[1]
+    listing = out.split("Commands:", 1)[1]
     names = {m.group(1) for m in re.finditer(r"^  (\S+)\s", listing, re.M)}
     assert {"bronze", "silver", "gold", "sql"} <= names, out
     return names

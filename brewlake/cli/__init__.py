@@ -1,70 +1,84 @@
-"""`brewlake` command line: one dispatcher, each sub-command's code imported only when used."""
+"""`brewlake` command line: one typer app; each sub-command's module is imported only when used.
+
+Every command is declared next to its code as a one-command app (`app` in bronze/job.py,
+brewlake/ops/status.py, …; see brewlake.command). This app lists them from COMMANDS without
+importing them, so `brewlake --help` starts no Spark and loads no layer.
+"""
 
 from __future__ import annotations
 
 import importlib
-import itertools
-import sys
+from typing import Annotated
 
-from brewlake import __version__
+import typer
+from typer.core import TyperGroup
+
+from brewlake import __version__, command
 from brewlake import log as logmod
 
-# name -> (module, function, one-line help). Each function takes argv and returns an exit code.
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "bronze": ("bronze.job", "main", "ingest the API into a new immutable raw batch"),
-    "silver": ("silver.job", "main", "apply complete bronze batches to silver.breweries"),
-    "gold": ("gold.job", "main", "recompute the gold aggregate tables"),
-    "run": ("brewlake.runtime.pipeline", "main", "bronze, silver and gold in one process"),
-    "sql": ("brewlake.cli.sql", "main", "query the lake's tables with Spark SQL"),
-    "status": ("brewlake.ops.status", "main", "freshness and last runs per layer"),
-    "maintain": ("brewlake.ops.maintain", "main", "OPTIMIZE, REORG (purge) and VACUUM the tables"),
-    "events": ("brewlake.ops.events", "main", "run-event trail tools (archive from SQS)"),
-    "serve-api": (
-        "brewlake.devkit.replay",
-        "main",
-        "serve a dataset with the Open Brewery DB API rules",
-    ),
-    "generate": ("brewlake.devkit.synth", "main", "generate realistic synthetic breweries"),
-    "spark-conf": (
-        "brewlake.cli.spark_conf",
-        "main",
-        "print spark-defaults / catalog SQL for spark-sql",
-    ),
+# name -> (module whose `app` holds the command, one-line help for the listing).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "bronze": ("bronze.job", "ingest the API into a new immutable raw batch"),
+    "silver": ("silver.job", "apply complete bronze batches to silver.breweries"),
+    "gold": ("gold.job", "recompute the gold aggregate tables"),
+    "run": ("brewlake.runtime.pipeline", "bronze, silver and gold in one process"),
+    "sql": ("brewlake.cli.sql", "query the lake's tables with Spark SQL"),
+    "status": ("brewlake.ops.status", "freshness and last runs per layer"),
+    "maintain": ("brewlake.ops.maintain", "OPTIMIZE, REORG (purge) and VACUUM the tables"),
+    "events": ("brewlake.ops.events", "run-event trail tools (archive from SQS)"),
+    "serve-api": ("brewlake.devkit.replay", "serve a dataset with the Open Brewery DB API rules"),
+    "generate": ("brewlake.devkit.synth", "generate realistic synthetic breweries"),
+    "spark-conf": ("brewlake.cli.spark_conf", "print spark-defaults / catalog SQL for spark-sql"),
 }
 
 
-def usage() -> str:
-    width = max(map(len, COMMANDS))
-    lines = [f"usage: brewlake <command> [options]   (brewlake {__version__})", "", "commands:"]
-    lines += [f"  {name.ljust(width)}  {help_}" for name, (_, _, help_) in COMMANDS.items()]
-    lines += ["", "`brewlake <command> --help` for a command's options."]
-    return "\n".join(lines)
+class LazyCommands(TyperGroup):
+    """The sub-commands of COMMANDS, each imported when it is run or asked for its help."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: typer.Context, cmd_name: str):
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(COMMANDS[cmd_name][0])
+        return typer.main.get_command(module.app)
+
+    def format_commands(self, ctx: typer.Context, formatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, help_) for name, (_, help_) in COMMANDS.items()])
 
 
-def wants_verbose(argv: list[str]) -> bool:
-    """The sub-command got `--verbose`/`-v` (every command has it): Spark may print then."""
-    options = itertools.takewhile(lambda arg: arg != "--", argv)
-    return any(arg in ("--verbose", "-v") for arg in options)
+def _print_version(value: bool) -> None:
+    if value:
+        print(__version__)
+        raise typer.Exit(0)
+
+
+app = command.app(
+    cls=LazyCommands,
+    invoke_without_command=True,
+    help="The brewlake lakehouse. `brewlake COMMAND --help` shows a command's options.",
+)
+
+
+@app.callback()
+def brewlake(
+    ctx: typer.Context,
+    verbose: command.Verbose = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    if ctx.invoked_subcommand is None:
+        print(ctx.get_help())
+        raise typer.Exit(0)
+    if not verbose:
+        logmod.quiet_spark()  # until a `--verbose` after the sub-command says otherwise
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        print(usage())
-        return 0
-    if argv[0] == "--version":
-        print(__version__)
-        return 0
-    name, rest = argv[0], argv[1:]
-    if name not in COMMANDS:
-        print(f"brewlake: error: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
-        return 2
-    module, function, _ = COMMANDS[name]
-    if not wants_verbose(rest):
-        logmod.quiet_spark()
-    code = int(getattr(importlib.import_module(module), function)(rest) or 0)
-    return logmod.report_run_log(code)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return logmod.report_run_log(command.run(app, argv, "brewlake"))

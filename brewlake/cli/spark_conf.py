@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
-import argparse
+from typing import Annotated
 
+import typer
+
+from brewlake import command
 from brewlake.catalog import catalog_init_sql
 from brewlake.config import load_settings
 from brewlake.errors import guarded
 from brewlake.spark import spark_defaults_text
 
+app = command.app()
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="brewlake spark-conf",
-        description="Print spark-defaults.conf (default) or catalog init SQL for spark-sql -i.",
-    )
-    parser.add_argument("--catalog-sql", action="store_true", help="print the catalog init SQL")
-    parser.add_argument("--verbose", "-v", action="store_true")
-    args = parser.parse_args(argv)
 
+@app.command(
+    "spark-conf",
+    help="Print spark-defaults.conf (default) or catalog init SQL for spark-sql -i.",
+)
+def spark_conf_command(
+    catalog_sql: Annotated[
+        bool, typer.Option("--catalog-sql", help="print the catalog init SQL")
+    ] = False,
+    verbose: command.Verbose = False,
+) -> None:
     def go() -> int:
         settings = load_settings()
-        text = catalog_init_sql(settings) if args.catalog_sql else spark_defaults_text(settings)
+        text = catalog_init_sql(settings) if catalog_sql else spark_defaults_text(settings)
         print(text, end="")
         return 0
 
-    return guarded(go, verbose=args.verbose)
+    raise typer.Exit(guarded(go, verbose=verbose))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command.run(app, argv, "brewlake spark-conf")

@@ -15,7 +15,6 @@ by a view over that table's Delta version (`VERSION AS OF n` / `TIMESTAMP AS OF 
 
 from __future__ import annotations
 
-import argparse
 import base64
 import csv
 import datetime as dt
@@ -28,19 +27,22 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TextIO
 
-from brewlake import delta
+import typer
+
+from brewlake import command, delta
 from brewlake import log as logmod
 from brewlake.catalog import TABLES, forget_name, register_databases
 from brewlake.config import Settings, load_settings
+from brewlake.console import render_table
 from brewlake.errors import BrewlakeError, guarded
 from brewlake.lake import Lake, TableRef
 
 if TYPE_CHECKING:
     from pyspark.sql import Row, SparkSession
 
-FORMATS = ("table", "csv", "json")
+Format = Literal["table", "csv", "json"]
 # Parsed-plan nodes that are commands yet only read.
 READ_ONLY_COMMANDS = frozenset(
     {
@@ -235,15 +237,8 @@ def format_rows(columns: list[str], rows: list[Row] | list[tuple], fmt: str) -> 
             writer.writerow(["" if v is None else _cell(v) for v in row])
         return buffer.getvalue()
     cells = [[_cell(v) for v in row] for row in values]
-    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-
-    def line(items: list[str]) -> str:
-        return "| " + " | ".join(v.ljust(w) for v, w in zip(items, widths, strict=True)) + " |"
-
-    out = [rule, line(columns), rule, *(line(r) for r in cells), rule]
-    out.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
-    return "\n".join(out) + "\n"
+    footer = f"({len(cells)} row{'s' if len(cells) != 1 else ''})\n"
+    return render_table(columns, cells, boxed=True) + footer
 
 
 # ---- running --------------------------------------------------------------------------------
@@ -297,49 +292,47 @@ def stdout_reserved_for_results() -> Iterator[TextIO]:
         os.close(saved)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="brewlake sql", description="Run one Spark SQL statement against the lake's tables."
-    )
-    p.add_argument("query", help='e.g. "SELECT * FROM gold.brewery_counts LIMIT 10"')
-    p.add_argument("--format", choices=FORMATS, default="table", help="output format")
-    p.add_argument(
-        "--as-of",
-        metavar="VERSION|TIMESTAMP",
-        help="read every lake table the query names as of this Delta version or UTC timestamp",
-    )
-    p.add_argument(
-        "--allow-write", action="store_true", help="permit statements that modify tables"
-    )
-    p.add_argument("--verbose", "-v", action="store_true", help="tracebacks and debug logs")
-    return p
+app = command.app()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-
+@app.command("sql", help="Run one Spark SQL statement against the lake's tables.")
+def sql_command(
+    query: Annotated[
+        str,
+        typer.Argument(metavar="QUERY", help='e.g. "SELECT * FROM gold.brewery_counts LIMIT 10"'),
+    ],
+    fmt: Annotated[Format, typer.Option("--format", help="output format")] = "table",
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            metavar="VERSION|TIMESTAMP",
+            help="read every lake table the query names as of this Delta version or UTC timestamp",
+        ),
+    ] = None,
+    allow_write: Annotated[
+        bool, typer.Option("--allow-write", help="permit statements that modify tables")
+    ] = False,
+    verbose: command.Verbose = False,
+) -> None:
     def go() -> int:
-        as_of = AsOf.parse(args.as_of) if args.as_of else None
+        point = AsOf.parse(as_of) if as_of else None
         settings = load_settings()
-        logmod.configure("DEBUG" if args.verbose else "WARNING", settings.log_format)
+        logmod.configure("DEBUG" if verbose else "WARNING", settings.log_format)
         from brewlake.spark import build_session
 
         with stdout_reserved_for_results() as results:
             # Every existing table by name; with --as-of, `register_as_of` registers instead a
             # view at that version of each table the query names.
-            spark = build_session(settings, "brewlake-sql", register_tables=as_of is None)
-            text = execute(
-                spark,
-                settings,
-                args.query,
-                fmt=args.format,
-                as_of=as_of,
-                allow_write=args.allow_write,
-            )
+            spark = build_session(settings, "brewlake-sql", register_tables=point is None)
+            text = execute(spark, settings, query, fmt=fmt, as_of=point, allow_write=allow_write)
             results.write(text)
         return 0
 
-    return guarded(go, verbose=args.verbose)
+    raise typer.Exit(guarded(go, verbose=verbose))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command.run(app, argv, "brewlake sql")
 
 
 if __name__ == "__main__":

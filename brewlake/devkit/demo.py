@@ -10,15 +10,17 @@ change nothing (the same data). Spark's own output goes to a run log in `./logs`
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from typing import Any
+from typing import Annotated, Any
 
+import typer
+
+from brewlake import command
 from brewlake import log as logmod
 from brewlake.config import Settings, load_settings
 from brewlake.errors import guarded
-from brewlake.runtime.job import parse_date, today_utc
+from brewlake.runtime.job import LogicalDate, today_utc
 
 TOP_QUERY = (
     "SELECT country, state, brewery_type, brewery_count, silver_version "
@@ -78,34 +80,32 @@ def run_demo(
     return True
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m brewlake.devkit.demo", description=__doc__)
-    parser.add_argument("--rows", type=int, default=3000, help="generated breweries to serve")
-    parser.add_argument("--seed", type=int, default=42, help="generator seed")
-    parser.add_argument("--date", type=parse_date, default=None, help="logical date")
-    parser.add_argument("--top", type=int, default=15, help="rows of gold to print")
-    parser.add_argument(
-        "--verbose", "-v", action="store_true", help="tracebacks, debug logs and Spark's output"
-    )
-    args = parser.parse_args(argv)
+app = command.app()
 
+
+@app.command("demo", help=__doc__.splitlines()[0])
+def demo_command(
+    rows: Annotated[int, typer.Option(help="generated breweries to serve")] = 3000,
+    seed: Annotated[int, typer.Option(help="generator seed")] = 42,
+    date: LogicalDate = None,
+    top: Annotated[int, typer.Option(help="rows of gold to print")] = 15,
+    verbose: command.Verbose = False,
+) -> None:
     def go() -> int:
         settings = load_settings()
-        logmod.configure("DEBUG" if args.verbose else "WARNING", settings.log_format)
+        logmod.configure("DEBUG" if verbose else "WARNING", settings.log_format)
         t0 = time.monotonic()
-        ok = run_demo(
-            settings,
-            rows=args.rows,
-            seed=args.seed,
-            logical_date=args.date or today_utc(),
-            top=args.top,
-        )
+        ok = run_demo(settings, rows=rows, seed=seed, logical_date=date or today_utc(), top=top)
         print(f"demo: {'done' if ok else 'FAILED'} in {time.monotonic() - t0:.0f} s")
         return 0 if ok else 1
 
-    if not args.verbose:
+    if not verbose:
         logmod.quiet_spark()
-    return logmod.report_run_log(guarded(go, verbose=args.verbose))
+    raise typer.Exit(logmod.report_run_log(guarded(go, verbose=verbose)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command.run(app, argv, "python -m brewlake.devkit.demo")
 
 
 if __name__ == "__main__":

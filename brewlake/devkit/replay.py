@@ -15,7 +15,6 @@ connection drops mid-body.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import random
@@ -28,9 +27,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
+import typer
+
+from brewlake import command
 from brewlake.processes import Interrupted, interrupt_on_signals
 
 DEFAULT_PER_PAGE = 50
@@ -389,41 +391,43 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
     return data
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="brewlake serve-api",
-        description="serve a dataset with the Open Brewery DB API's routes, rules and faults",
-    )
-    parser.add_argument("--data", required=True, help="JSON array of breweries (brewlake generate)")
-    parser.add_argument("--port", type=int, default=8080, help="port on --host (0 = any free)")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    parser.add_argument("--latency-ms", type=float, default=0, help="delay every answer")
-    parser.add_argument("--error-rate", type=float, default=0.0, help="share of 5xx answers, 0..1")
-    parser.add_argument("--rate-limit", type=int, default=None, help="requests/minute, then 429")
-    parser.add_argument(
-        "--rate-limit-window-s", type=float, default=60.0, help="window of --rate-limit (60)"
-    )
-    parser.add_argument("--malformed-page", type=int, default=None, help="page N answers non-JSON")
-    parser.add_argument("--failing-page", type=int, default=None, help="page N always answers 500")
-    parser.add_argument(
-        "--truncate-rate", type=float, default=0.0, help="share of pages cut off mid-body, 0..1"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed for the fault dice")
-    args = parser.parse_args(argv)
-    if not 0.0 <= args.error_rate <= 1.0:
-        parser.error("--error-rate must be within 0..1")
+app = command.app()
+
+
+@app.command(
+    "serve-api", help="serve a dataset with the Open Brewery DB API's routes, rules and faults"
+)
+def serve_api_command(
+    data: Annotated[
+        str, typer.Option(help="JSON array of breweries (brewlake generate)", show_default=False)
+    ],
+    port: Annotated[int, typer.Option(help="port on --host (0 = any free)")] = 8080,
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    latency_ms: Annotated[float, typer.Option(help="delay every answer")] = 0,
+    error_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="share of 5xx answers, 0..1")
+    ] = 0.0,
+    rate_limit: Annotated[int | None, typer.Option(help="requests/minute, then 429")] = None,
+    rate_limit_window_s: Annotated[float, typer.Option(help="window of --rate-limit")] = 60.0,
+    malformed_page: Annotated[int | None, typer.Option(help="page N answers non-JSON")] = None,
+    failing_page: Annotated[int | None, typer.Option(help="page N always answers 500")] = None,
+    truncate_rate: Annotated[
+        float, typer.Option(help="share of pages cut off mid-body, 0..1")
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="seed for the fault dice")] = 0,
+) -> None:
     api = ReplayAPI(
-        load_records(args.data),
-        latency_ms=args.latency_ms,
-        error_rate=args.error_rate,
-        rate_limit_per_minute=args.rate_limit,
-        rate_limit_window_s=args.rate_limit_window_s,
-        malformed_page=args.malformed_page,
-        failing_page=args.failing_page,
-        truncate_rate=args.truncate_rate,
-        seed=args.seed,
+        load_records(data),
+        latency_ms=latency_ms,
+        error_rate=error_rate,
+        rate_limit_per_minute=rate_limit,
+        rate_limit_window_s=rate_limit_window_s,
+        malformed_page=malformed_page,
+        failing_page=failing_page,
+        truncate_rate=truncate_rate,
+        seed=seed,
     )
-    server = make_server(api, args.host, args.port)
+    server = make_server(api, host, port)
     host, port = server.server_address[:2]
     print(
         f"serving {len(api.records)} breweries on http://{host}:{port} (Ctrl-C to stop)",
@@ -441,7 +445,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.server_close()
         print(f"stopped; {api.stats.snapshot()}", file=sys.stderr)
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command.run(app, argv, "brewlake serve-api")
 
 
 if __name__ == "__main__":

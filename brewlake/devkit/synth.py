@@ -7,13 +7,16 @@
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import random
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
+
+from brewlake import command
 
 # The API's 15 types with weights close to the real mix; closed + planning ≈ 11 %.
 BREWERY_TYPES: tuple[tuple[str, int], ...] = (
@@ -526,26 +529,28 @@ def _generate(n: int, seed: int) -> list[dict[str, Any]]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="brewlake generate", description="generate realistic synthetic breweries"
-    )
-    parser.add_argument("--rows", type=int, required=True, help="number of breweries")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--out", required=True, help="output JSON file ('-' for stdout)")
-    args = parser.parse_args(argv)
-    if args.rows < 0:
-        parser.error("--rows must be >= 0")
-    records = generate_records(args.rows, args.seed)
+app = command.app()
+
+
+@app.command("generate", help="generate realistic synthetic breweries")
+def generate_command(
+    rows: Annotated[int, typer.Option(min=0, help="number of breweries", show_default=False)],
+    out: Annotated[str, typer.Option(help="output JSON file ('-' for stdout)", show_default=False)],
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+) -> None:
+    records = generate_records(rows, seed)
     body = json.dumps(records, ensure_ascii=False).encode("utf-8")
-    if args.out == "-":
+    if out == "-":
         sys.stdout.buffer.write(body)
     else:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(body)
-        print(f"wrote {len(records)} breweries to {out}", file=sys.stderr)
-    return 0
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+        print(f"wrote {len(records)} breweries to {path}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command.run(app, argv, "brewlake generate")
 
 
 if __name__ == "__main__":

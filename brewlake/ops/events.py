@@ -18,9 +18,11 @@ import json
 import socket
 import uuid
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from brewlake import __version__
+import typer
+
+from brewlake import __version__, command
 from brewlake.config import Settings
 from brewlake.errors import ConfigError, first_line
 from brewlake.lake import Lake
@@ -317,34 +319,35 @@ def archive_queue(
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
+app = command.app(no_args_is_help=True)
 
+
+@app.callback()
+def events_command() -> None:
+    """run-event trail tools"""
+
+
+@app.command("archive", help="move queued run events (SQS) into the archive")
+def archive_command(
+    queue_url: Annotated[
+        str, typer.Option(help="SQS queue subscribed to the SNS topic", show_default=False)
+    ],
+    bucket: Annotated[
+        str | None, typer.Option(help="bucket (or s3://bucket/prefix) instead of the lake")
+    ] = None,
+    max_messages: Annotated[int | None, typer.Option(help="stop after this many")] = None,
+    wait: Annotated[int, typer.Option(help="long-poll seconds per receive (0-20)")] = 1,
+    verbose: command.Verbose = False,
+) -> None:
     from brewlake import log as logmod
     from brewlake.config import load_settings
     from brewlake.errors import guarded
 
-    parser = argparse.ArgumentParser(prog="brewlake events", description="run-event trail tools")
-    sub = parser.add_subparsers(dest="command", required=True)
-    arch = sub.add_parser("archive", help="move queued run events (SQS) into the archive")
-    arch.add_argument("--queue-url", required=True, help="SQS queue subscribed to the SNS topic")
-    arch.add_argument(
-        "--bucket", default=None, help="bucket (or s3://bucket/prefix) instead of the lake"
-    )
-    arch.add_argument("--max-messages", type=int, default=None, help="stop after this many")
-    arch.add_argument("--wait", type=int, default=1, help="long-poll seconds per receive (0-20)")
-    arch.add_argument("--verbose", "-v", action="store_true")
-    args = parser.parse_args(argv)
-
     def go() -> int:
         settings = load_settings()
-        logmod.configure("DEBUG" if args.verbose else settings.log_level, settings.log_format)
+        logmod.configure("DEBUG" if verbose else settings.log_level, settings.log_format)
         report = archive_queue(
-            settings,
-            args.queue_url,
-            bucket=args.bucket,
-            max_messages=args.max_messages,
-            wait_s=args.wait,
+            settings, queue_url, bucket=bucket, max_messages=max_messages, wait_s=wait
         )
         print(
             f"events: received={report.received} stored={report.stored} "
@@ -352,4 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1 if report.failed else 0
 
-    return guarded(go, verbose=args.verbose)
+    raise typer.Exit(guarded(go, verbose=verbose))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command.run(app, argv, "brewlake events")

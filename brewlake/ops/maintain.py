@@ -13,12 +13,14 @@ stays on, so a shorter `--retain-hours` is refused by Delta with its own explana
 
 from __future__ import annotations
 
-import argparse
+import enum
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from brewlake import delta
+import typer
+
+from brewlake import command, delta
 from brewlake.catalog import TABLES
 from brewlake.config import Settings, load_settings
 from brewlake.errors import guarded
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 DEFAULT_RETAIN_HOURS = 168
+# `--table` takes the name of a table the catalog declares.
+TableName = enum.StrEnum("TableName", {str(t): str(t) for t in TABLES})
 
 
 @dataclass(frozen=True)
@@ -111,40 +115,41 @@ def maintain(
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="brewlake maintain", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--table",
-        action="append",
-        choices=[str(t) for t in TABLES],
-        help="only this table (repeatable; default: every existing brewlake table)",
-    )
-    parser.add_argument(
-        "--retain-hours",
-        type=float,
-        default=DEFAULT_RETAIN_HOURS,
-        help=f"VACUUM retention in hours (default {DEFAULT_RETAIN_HOURS}, Delta's safe minimum)",
-    )
-    parser.add_argument(
-        "--no-vacuum", action="store_true", help="OPTIMIZE and purge only; delete no file"
-    )
-    parser.add_argument("--verbose", "-v", action="store_true")
-    args = parser.parse_args(argv)
+app = command.app()
 
+
+@app.command("maintain", help=__doc__.splitlines()[0])
+def maintain_command(
+    table: Annotated[
+        list[TableName] | None,
+        typer.Option(
+            metavar="TABLE",
+            help="only this table (repeatable; default: every existing brewlake table)",
+        ),
+    ] = None,
+    retain_hours: Annotated[
+        float,
+        typer.Option(
+            help=f"VACUUM retention in hours (default {DEFAULT_RETAIN_HOURS}, "
+            "Delta's safe minimum)",
+            show_default=False,
+        ),
+    ] = DEFAULT_RETAIN_HOURS,
+    no_vacuum: Annotated[
+        bool, typer.Option("--no-vacuum", help="OPTIMIZE and purge only; delete no file")
+    ] = False,
+    verbose: command.Verbose = False,
+) -> None:
     def go() -> int:
         settings = load_settings()
-        configure("DEBUG" if args.verbose else settings.log_level, settings.log_format)
+        configure("DEBUG" if verbose else settings.log_level, settings.log_format)
         from brewlake.spark import build_session
 
         # Tables are addressed by path: registering every name would only delay the work.
         spark = build_session(settings, "brewlake-maintain", register_tables=False)
-        chosen = tuple(t for t in TABLES if not args.table or str(t) in args.table)
+        chosen = tuple(t for t in TABLES if not table or str(t) in table)
         for r in maintain(
-            spark,
-            settings,
-            tables=chosen,
-            retain_hours=args.retain_hours,
-            vacuum=not args.no_vacuum,
+            spark, settings, tables=chosen, retain_hours=retain_hours, vacuum=not no_vacuum
         ):
             print(
                 f"{r.table}: files {r.files_before} -> {r.files_after} "
@@ -153,7 +158,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         return 0
 
-    return guarded(go, verbose=args.verbose)
+    raise typer.Exit(guarded(go, verbose=verbose))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command.run(app, argv, "brewlake maintain")
 
 
 if __name__ == "__main__":

@@ -8,14 +8,16 @@ Airflow sensor. Spark starts only when the ops tables exist.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from brewlake import delta
+import typer
+
+from brewlake import command, delta
 from brewlake.catalog import OPS_PIPELINE_RUNS, OPS_QUALITY_CHECKS
 from brewlake.config import Settings
+from brewlake.console import render_table
 from brewlake.lake import Lake
 from brewlake.ops import tables
 from brewlake.storage import open_store
@@ -166,7 +168,8 @@ def _run_doc(run: dict[str, Any] | None) -> dict[str, Any] | None:
     return doc
 
 
-def render_table(doc: dict[str, Any]) -> str:
+def status_table(doc: dict[str, Any]) -> str:
+    """The status document as a table per layer, then the verdict and the problems."""
     header = (
         "layer",
         "last run",
@@ -178,7 +181,7 @@ def render_table(doc: dict[str, Any]) -> str:
         "quar.",
         "checks",
     )
-    lines = [header]
+    rows = []
     for entry in doc["layers"]:
         last, ok = entry["last_run"] or {}, entry["last_success"] or {}
         checks = entry["checks"]
@@ -189,7 +192,7 @@ def render_table(doc: dict[str, Any]) -> str:
             else f"{len(checks) - len(failed)}/{len(checks)} passed"
             + (f" (failed: {', '.join(failed)})" if failed else "")
         )
-        lines.append(
+        rows.append(
             (
                 entry["layer"],
                 last.get("finished_at", "never"),
@@ -202,34 +205,34 @@ def render_table(doc: dict[str, Any]) -> str:
                 check_text,
             )
         )
-    widths = [max(len(str(row[i])) for row in lines) for i in range(len(header))]
-    out = [
-        "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
-        for row in lines
-    ]
     verdict = "healthy" if doc["healthy"] else "UNHEALTHY"
-    out.append("")
-    out.append(f"{verdict} (gold SLA {doc['gold_sla_hours']:g} h, checked {doc['checked_at']})")
+    out = [
+        render_table(header, rows).rstrip("\n"),
+        "",
+        f"{verdict} (gold SLA {doc['gold_sla_hours']:g} h, checked {doc['checked_at']})",
+    ]
     out += [f"  - {p}" for p in doc["problems"]]
     return "\n".join(out)
 
 
-def main(argv: list[str] | None = None) -> int:
+app = command.app()
+
+
+@app.command(
+    "status",
+    help="freshness and last runs per layer; exit 1 when gold is stale or a run failed",
+)
+def status_command(
+    fmt: Annotated[Literal["table", "json"], typer.Option("--format")] = "table",
+    verbose: command.Verbose = False,
+) -> None:
     from brewlake import log as logmod
     from brewlake.config import load_settings
     from brewlake.errors import guarded
 
-    parser = argparse.ArgumentParser(
-        prog="brewlake status",
-        description="freshness and last runs per layer; exit 1 when gold is stale or a run failed",
-    )
-    parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.add_argument("--verbose", "-v", action="store_true")
-    args = parser.parse_args(argv)
-
     def go() -> int:
         settings = load_settings()
-        logmod.configure("DEBUG" if args.verbose else "WARNING", settings.log_format)
+        logmod.configure("DEBUG" if verbose else "WARNING", settings.log_format)
         spark = None
         if ops_tables_exist(settings):
             from brewlake.spark import build_session
@@ -237,10 +240,14 @@ def main(argv: list[str] | None = None) -> int:
             # The ops tables are read by path: a probe should not wait for every name to register.
             spark = build_session(settings, "brewlake-status", register_tables=False)
         doc = collect_status(settings, spark)
-        if args.format == "json":
+        if fmt == "json":
             print(json.dumps(doc, indent=2, default=str, ensure_ascii=False))
         else:
-            print(render_table(doc))
+            print(status_table(doc))
         return 0 if doc["healthy"] else 1
 
-    return guarded(go, verbose=args.verbose)
+    raise typer.Exit(guarded(go, verbose=verbose))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command.run(app, argv, "brewlake status")

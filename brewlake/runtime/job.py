@@ -1,6 +1,7 @@
-"""The shared shape of a layer job: parse args, load settings, start Spark, track, report.
+"""The shared shape of a layer job: options, settings, Spark, tracking, the summary line.
 
-Each layer's `job.py` is `main(argv) -> int` calling `run_layer_job(...)`, so
+Each layer's `job.py` declares its command once (`app`, options `LogicalDate`, `Verbose` and its
+own) and calls `run_layer_job(...)`; its `main(argv)` runs that command, so
 `spark-submit bronze/job.py --date 2025-01-01` and `brewlake bronze --date 2025-01-01` behave
 identically (same arguments, same exit codes, same events).
 """
@@ -11,37 +12,41 @@ import argparse
 import datetime as dt
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from brewlake import log as logmod
 from brewlake.config import Settings, load_settings
 from brewlake.errors import guarded
 from brewlake.runtime.result import LayerResult
 
+# A layer's `run` gets its command's options as attributes (`args.force`, `args.rebuild`, …).
 RunFn = Callable[[Any, Settings, dt.date, argparse.Namespace], LayerResult]
 
 
-def parse_date(text: str) -> dt.date:
+def parse_date(text: str | dt.date) -> dt.date:
+    if isinstance(text, dt.date):
+        return text
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+LogicalDate = Annotated[
+    dt.date | None,
+    typer.Option(
+        parser=parse_date,
+        metavar="YYYY-MM-DD",
+        help="logical date YYYY-MM-DD (default: today, UTC)",
+        show_default=False,
+    ),
+]
 
 
 def today_utc() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
-
-
-def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument(
-        "--date",
-        type=parse_date,
-        default=None,
-        help="logical date YYYY-MM-DD (default: today, UTC)",
-    )
-    parser.add_argument("--verbose", "-v", action="store_true", help="tracebacks and debug logs")
-    return parser
 
 
 def summary_line(result: LayerResult) -> str:
@@ -79,29 +84,29 @@ def execute_layer(
 
 def run_layer_job(
     layer: str,
-    argv: list[str] | None,
     run_fn: RunFn,
     *,
-    description: str,
+    logical_date: dt.date | None,
+    verbose: bool,
     needs_spark: bool = True,
-    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+    **options: Any,
 ) -> int:
-    parser = base_parser(f"brewlake {layer}", description)
-    if add_arguments:
-        add_arguments(parser)
-    args = parser.parse_args(argv)
+    """Run `layer` for `logical_date` (default today) and print its summary line; the exit code.
+
+    `options` are the layer command's own, handed to `run_fn` with the date and `verbose`."""
+    args = argparse.Namespace(date=logical_date, verbose=verbose, **options)
 
     def go() -> int:
         settings = load_settings()
-        logmod.configure("DEBUG" if args.verbose else settings.log_level, settings.log_format)
-        logical_date = args.date or today_utc()
+        logmod.configure("DEBUG" if verbose else settings.log_level, settings.log_format)
+        day = logical_date or today_utc()
         spark = None
         if needs_spark:
             from brewlake.spark import build_session
 
             spark = build_session(settings, f"brewlake-{layer}")
-        result = execute_layer(layer, run_fn, settings, logical_date, args, spark=spark)
+        result = execute_layer(layer, run_fn, settings, day, args, spark=spark)
         print(summary_line(result))
         return 0
 
-    return guarded(go, verbose=args.verbose)
+    return guarded(go, verbose=verbose)

@@ -12,14 +12,17 @@ import datetime as dt
 import importlib
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import typer
+
+from brewlake import command
 from brewlake import log as logmod
 from brewlake.config import Settings, load_settings
-from brewlake.errors import BrewlakeError, guarded
-from brewlake.runtime.job import base_parser, execute_layer, today_utc
+from brewlake.console import render_table
+from brewlake.errors import BrewlakeError, first_line, guarded
+from brewlake.runtime.job import LogicalDate, execute_layer, today_utc
 from brewlake.runtime.result import LayerResult
 
 # (layer, module): the order is the pipeline.
@@ -43,17 +46,11 @@ class LayerOutcome:
 
 
 def layer_args(module: Any, logical_date: dt.date, *, verbose: bool = False) -> argparse.Namespace:
-    """The arguments the layer's own CLI would parse with no options: its defaults, this date."""
-    parser = base_parser(module.__name__, "")
-    hook: Callable[[argparse.ArgumentParser], None] | None = getattr(
-        module, "add_arguments", None
-    ) or getattr(module, "_add_arguments", None)
-    if hook:
-        hook(parser)
-    args = parser.parse_args([])
-    args.date = logical_date
-    args.verbose = verbose
-    return args
+    """The options the layer's own command has when none is given: its defaults, this date."""
+    layer_command = typer.main.get_command(module.app)
+    with layer_command.make_context(module.__name__, []) as ctx:
+        defaults = dict(ctx.params)
+    return argparse.Namespace(**{**defaults, "date": logical_date, "verbose": verbose})
 
 
 def run_pipeline(
@@ -79,10 +76,8 @@ def run_pipeline(
         except Exception as exc:
             if verbose:
                 raise
-            text = str(exc).strip()
-            first = text.splitlines()[0] if text else type(exc).__name__
             outcomes.append(
-                LayerOutcome(layer, error=logmod.scrub(first), seconds=time.monotonic() - t0)
+                LayerOutcome(layer, error=first_line(exc), seconds=time.monotonic() - t0)
             )
             break
         outcomes.append(LayerOutcome(layer, result=result, seconds=result.seconds))
@@ -119,34 +114,29 @@ def summary_table(outcomes: list[LayerOutcome]) -> str:
                 _versions(r),
             )
         )
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    numeric = {2, 3, 4, 5}
-
-    def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in numeric else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    return "\n".join([line(header), *(line(row) for row in rows)]) + "\n"
+    return render_table(header, rows, numeric=(2, 3, 4, 5))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = base_parser("brewlake run", "Run bronze, silver and gold in one process (one JVM).")
-    args = parser.parse_args(argv)
+app = command.app()
 
+
+@app.command("run", help="Run bronze, silver and gold in one process (one JVM).")
+def run_command(date: LogicalDate = None, verbose: command.Verbose = False) -> None:
     def go() -> int:
         settings = load_settings()
-        logmod.configure("DEBUG" if args.verbose else settings.log_level, settings.log_format)
-        logical_date = args.date or today_utc()
-        outcomes = run_pipeline(settings, logical_date, verbose=args.verbose)
+        logmod.configure("DEBUG" if verbose else settings.log_level, settings.log_format)
+        outcomes = run_pipeline(settings, date or today_utc(), verbose=verbose)
         print(summary_table(outcomes), end="")
         failed = [o for o in outcomes if o.result is None]
         if failed:
             raise PipelineFailed(f"{failed[0].layer} failed: {failed[0].error}")
         return 0
 
-    return guarded(go, verbose=args.verbose)
+    raise typer.Exit(guarded(go, verbose=verbose))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command.run(app, argv, "brewlake run")
 
 
 if __name__ == "__main__":

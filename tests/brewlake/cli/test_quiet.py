@@ -58,11 +58,24 @@ def test_new_run_log_creates_an_ignored_folder_and_keeps_the_newest(tmp_path):
     assert other.is_file()
 
 
-def test_verbose_is_found_in_the_sub_commands_options():
-    assert cli.wants_verbose(["SELECT 1", "--verbose"])
-    assert cli.wants_verbose(["-v", "SELECT 1"])
-    assert not cli.wants_verbose(["SELECT 1", "--format", "json"])
-    assert not cli.wants_verbose(["--", "-v"])
+@pytest.mark.parametrize(
+    ("argv", "quiet"),
+    [
+        (["spark-conf"], True),
+        (["spark-conf", "--verbose"], False),
+        (["spark-conf", "-v"], False),
+        (["-v", "spark-conf"], False),
+        (["--verbose", "spark-conf", "--catalog-sql"], False),
+    ],
+)
+def test_verbose_before_or_after_the_sub_command_lets_spark_print(
+    argv, quiet, lake_settings, monkeypatch, capsys
+):
+    monkeypatch.setattr(logmod, "_spark_output", {"quiet": False, "run_log": None})
+    monkeypatch.setenv("BREWLAKE_LAKE_ROOT", lake_settings.lake_root)
+    assert cli.main(argv) == 0
+    assert logmod.is_spark_quiet() is quiet
+    assert capsys.readouterr().out
 
 
 def test_log_dir_must_be_local():

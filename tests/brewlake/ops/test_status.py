@@ -9,7 +9,7 @@ import json
 import pytest
 
 from brewlake.errors import SourceError
-from brewlake.ops.status import collect_status, main, render_table
+from brewlake.ops.status import collect_status, main, status_table
 from brewlake.runtime.job import execute_layer
 from brewlake.runtime.result import LayerResult, QualityCheck
 
@@ -62,7 +62,7 @@ def test_status_reports_fresh_layers_with_counts_and_checks(spark, healthy_lake)
     assert by_layer["silver"]["checks"] == [
         {"rule": "quarantine_share", "passed": True, "observed": 0.01, "threshold": 0.05}
     ]
-    assert "healthy" in render_table(doc) and "1/1 passed" in render_table(doc)
+    assert "healthy" in status_table(doc) and "1/1 passed" in status_table(doc)
 
 
 def test_gold_older_than_sla_is_unhealthy(spark, healthy_lake):
