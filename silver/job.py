@@ -54,7 +54,6 @@ from silver.transforms import (
     is_quarantined,
     is_record,
     page_summary,
-    parse_pages,
     raw_location_profile,
     select_accepted,
     to_quarantine_rows,
@@ -117,11 +116,6 @@ def page_files(spark: SparkSession, settings: Settings, batch: BatchInfo) -> Dat
 def read_pages(spark: SparkSession, settings: Settings, batch: BatchInfo) -> DataFrame:
     """The batch's page files, read once: `explode_pages` rows (records and empty pages)."""
     return explode_pages(page_files(spark, settings, batch))
-
-
-def read_batch(spark: SparkSession, settings: Settings, batch: BatchInfo) -> DataFrame:
-    """One row per record of the batch: page, position, raw_record (page bytes read by Spark)."""
-    return parse_pages(page_files(spark, settings, batch))
 
 
 def verify_pages(batch: BatchInfo, summary: list[Row]) -> None:

@@ -26,6 +26,7 @@ from brewlake.catalog import (
     SILVER_HISTORY,
     SILVER_LOCATIONS,
     SILVER_QUARANTINE,
+    quote_identifier,
 )
 from brewlake.errors import BrewlakeError
 from brewlake.lake import TableRef
@@ -167,8 +168,8 @@ def _add_trailing_columns(
     if known != schema.fieldNames()[: len(known)]:
         check_schema(spark.createDataFrame([], have), schema, table)  # raises, naming columns
     added = schema.fields[len(known) :]
-    columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in added)
-    spark.sql(f"ALTER TABLE delta.`{location}` ADD COLUMNS ({columns})")
+    columns = ", ".join(f"{quote_identifier(f.name)} {f.dataType.simpleString()}" for f in added)
+    spark.sql(f"ALTER TABLE delta.{quote_identifier(location)} ADD COLUMNS ({columns})")
     log.info("silver.table_evolved", table=str(table), added=",".join(f.name for f in added))
 
 

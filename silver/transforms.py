@@ -60,11 +60,6 @@ def is_record() -> Column:
     return F.col("position").isNotNull()
 
 
-def parse_pages(pages: DataFrame) -> DataFrame:
-    """(path, content) page files -> one row per array element: page, position, raw_record."""
-    return explode_pages(pages).where(is_record()).select("page", "position", "raw_record")
-
-
 def page_summary(exploded: DataFrame) -> DataFrame:
     """Per page of `explode_pages` output: its sha256 and how many records it holds."""
     return exploded.groupBy("page").agg(
@@ -415,11 +410,3 @@ def staged_history(versions: DataFrame) -> DataFrame:
     close = versions.where(F.col("_has_open_version")).withColumn("_merge_key", F.col("id"))
     insert = versions.withColumn("_merge_key", F.lit(None).cast(T.StringType()))
     return close.unionByName(insert).drop("_has_open_version")
-
-
-def as_of(history: DataFrame, day: dt.date) -> DataFrame:
-    """What each brewery looked like on `day` (half-open validity [valid_from, valid_to))."""
-    d = F.lit(day).cast(T.DateType())
-    return history.where(
-        (F.col("valid_from") <= d) & (F.col("valid_to").isNull() | (F.col("valid_to") > d))
-    )

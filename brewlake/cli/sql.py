@@ -33,10 +33,16 @@ import typer
 
 from brewlake import command, delta
 from brewlake import log as logmod
-from brewlake.catalog import TABLES, forget_name, register_databases
+from brewlake.catalog import (
+    TABLES,
+    forget_name,
+    quote_identifier,
+    quoted_name,
+    register_databases,
+)
 from brewlake.config import Settings, load_settings
 from brewlake.console import render_table
-from brewlake.errors import BrewlakeError, guarded
+from brewlake.errors import BrewlakeError, first_line, guarded
 from brewlake.lake import Lake, TableRef
 
 if TYPE_CHECKING:
@@ -126,7 +132,7 @@ def plan_nodes(spark: SparkSession, query: str) -> list[str]:
     try:
         plan = spark._jsparkSession.sessionState().sqlParser().parsePlan(query)
     except Exception as exc:
-        raise QueryError(_first_line(exc)) from None
+        raise QueryError(first_line(exc)) from None
     command = jvm.java.lang.Class.forName(_COMMAND_TRAIT)
     names: list[str] = []
     stack = [plan]
@@ -163,10 +169,6 @@ def check_statement(spark: SparkSession, query: str, *, allow_write: bool) -> No
 # ---- time travel ----------------------------------------------------------------------------
 
 
-def _quote(identifier: str) -> str:
-    return "`" + identifier.replace("`", "``") + "`"
-
-
 def register_as_of(
     spark: SparkSession, settings: Settings, query: str, as_of: AsOf
 ) -> dict[TableRef, str]:
@@ -183,14 +185,13 @@ def register_as_of(
         location = lake.table_location(table)
         if not delta.is_delta(spark, location):
             continue
-        name = f"{_quote(table.database)}.{_quote(table.name)}"
+        name = quoted_name(table)
         forget_name(spark, name)
         try:
-            spark.sql(
-                f"CREATE VIEW {name} AS SELECT * FROM delta.{_quote(location)} {as_of.clause}"
-            )
+            source = f"delta.{quote_identifier(location)} {as_of.clause}"
+            spark.sql(f"CREATE VIEW {name} AS SELECT * FROM {source}")
         except Exception as exc:
-            unavailable[table] = _first_line(exc)
+            unavailable[table] = first_line(exc)
     return unavailable
 
 
@@ -244,12 +245,6 @@ def format_rows(columns: list[str], rows: list[Row] | list[tuple], fmt: str) -> 
 # ---- running --------------------------------------------------------------------------------
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0].strip() if text else type(exc).__name__
-    return logmod.scrub(first)
-
-
 def execute(
     spark: SparkSession,
     settings: Settings,
@@ -267,7 +262,7 @@ def execute(
         columns = frame.columns
         rows = frame.collect()
     except Exception as exc:
-        message = _first_line(exc)
+        message = first_line(exc)
         if unavailable:
             message += " (not available " + as_of.clause.lower() + ": "
             message += "; ".join(f"{t}: {why}" for t, why in unavailable.items()) + ")"

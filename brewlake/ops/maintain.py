@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from brewlake import command, delta
-from brewlake.catalog import TABLES
+from brewlake.catalog import TABLES, quote_identifier
 from brewlake.config import Settings, load_settings
 from brewlake.errors import guarded
 from brewlake.lake import Lake, TableRef
@@ -57,8 +57,7 @@ def purge_deletion_vectors(spark: SparkSession, location: str) -> int:
     """`REORG TABLE … APPLY (PURGE)`: rewrite every live file that has a deletion vector, so the
     rows it marks are gone from the live files; returns the deletion vectors removed. Rewrites
     nothing, and commits nothing, when no live file has one."""
-    quoted = "`" + location.replace("`", "``") + "`"
-    row = spark.sql(f"REORG TABLE delta.{quoted} APPLY (PURGE)").first()
+    row = spark.sql(f"REORG TABLE delta.{quote_identifier(location)} APPLY (PURGE)").first()
     return _deletion_vectors_removed(row["metrics"] if row else None)
 
 
@@ -83,9 +82,9 @@ def maintain_table(
         purged += purge_deletion_vectors(spark, location)
     vacuumed = 0
     if vacuum:
-        quoted = "`" + location.replace("`", "``") + "`"
         hours = float(retain_hours)
-        vacuumed = spark.sql(f"VACUUM delta.{quoted} RETAIN {hours} HOURS DRY RUN").count()
+        dry_run = f"VACUUM delta.{quote_identifier(location)} RETAIN {hours} HOURS DRY RUN"
+        vacuumed = spark.sql(dry_run).count()
         table.vacuum(hours)
     after = delta.file_count(spark, location)
     result = MaintenanceResult(name, before, after, compacted, vacuumed, purged)

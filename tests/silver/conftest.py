@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from pathlib import Path
 
 from brewlake.batches import BatchWriter
@@ -60,3 +61,13 @@ def local_files(root: str | Path) -> list[str]:
         for name in names:
             out.append(os.path.relpath(os.path.join(folder, name), root))
     return sorted(out)
+
+
+AS_OF_DAY = "DATE'2025-03-01'"  # the day of docs/silver.md's example
+
+
+def as_of(history, day: dt.date):
+    """The rows of `history` that the as-of query of docs/silver.md returns for `day`."""
+    docs = (Path(__file__).parents[2] / "docs" / "silver.md").read_text()
+    (condition,) = re.findall(r"^WHERE (valid_from .*)$", docs, re.MULTILINE)
+    return history.where(condition.replace(AS_OF_DAY, f"DATE'{day}'"))

@@ -22,8 +22,7 @@ from brewlake.catalog import (
 from brewlake.errors import QualityBreach
 from brewlake.lake import Lake
 from silver import job, merge
-from silver.transforms import as_of
-from tests.silver.conftest import brewery, write_batch
+from tests.silver.conftest import as_of, brewery, write_batch
 
 DAY1, DAY2, DAY3 = dt.date(2025, 3, 1), dt.date(2025, 3, 2), dt.date(2025, 3, 3)
 TABLES = job.SILVER_TABLES

@@ -24,7 +24,7 @@ from brewlake.schemas import (
 )
 from silver import transforms as tr
 from silver.rules import RULE_NAMES
-from tests.silver.conftest import brewery
+from tests.silver.conftest import as_of, brewery
 
 D0, DAY1, DAY2 = dt.date(2024, 12, 1), dt.date(2025, 1, 1), dt.date(2025, 1, 2)
 AT = dt.datetime(2025, 1, 2, 3, 4, 5)
@@ -109,10 +109,15 @@ def pages_df(spark, *pages):
     return spark.createDataFrame(rows, "path string, content binary")
 
 
+def parse_pages(pages):
+    """Page files -> the record rows (page, position, raw_record), as the job keeps them."""
+    return tr.explode_pages(pages).where(tr.is_record()).select("page", "position", "raw_record")
+
+
 def records_df(spark, *records, page=PAGE1):
     """Parsed records as the job builds them, from raw JSON values."""
     body = "[" + ",".join(raw(r) for r in records) + "]"
-    df = tr.parse_pages(pages_df(spark, body))
+    df = parse_pages(pages_df(spark, body))
     return df.withColumn("page", F.lit(page)).transform(tr.with_parsed_record)
 
 
@@ -133,7 +138,7 @@ def _validated(spark, *records, pages=None):
 
 # ---------------------------------------------------------------- parsing
 def test_parse_pages_keeps_raw_text_page_and_position(spark):
-    df = tr.parse_pages(
+    df = parse_pages(
         pages_df(
             spark,
             '[{"id":"a","x":{"y":1}}, 5, "s", null, {"name":"Bräu \\"Löwe\\""}]',
@@ -887,7 +892,7 @@ def test_staged_history_keys_a_closing_copy_of_each_open_version(spark):
     assertDataFrameEqual(tr.staged_history(versions), expected, checkRowOrder=False)
 
 
-def test_as_of_is_half_open(spark):
+def test_the_documented_as_of_query_is_half_open(spark):
     schema = "id string, valid_from date, valid_to date"
     timeline = spark.createDataFrame(
         [
@@ -906,4 +911,4 @@ def test_as_of_is_half_open(spark):
     }
     for day, rows in cases.items():
         expected = spark.createDataFrame(rows, schema)
-        assertDataFrameEqual(tr.as_of(timeline, day), expected, checkRowOrder=False)
+        assertDataFrameEqual(as_of(timeline, day), expected, checkRowOrder=False)
