@@ -8,7 +8,7 @@ POM := conf/jars.pom.xml
 export JAVA_HOME ?= $(firstword $(wildcard /usr/lib/jvm/java-17-openjdk-*))
 PYTEST_ARGS ?=
 
-.PHONY: setup jars test test-fast lint demo airflow bench bench-quick clean constraints
+.PHONY: setup jars test test-fast lint demo airflow cluster bench bench-quick clean constraints
 
 setup: $(VENV)/.installed $(JARS_DIR)/.fetched ## venv + pinned packages + Spark jars (no-op when done)
 
@@ -42,6 +42,9 @@ demo: setup ## generated data -> replay API -> bronze/silver/gold in ./lake -> t
 
 airflow: setup ## a local Airflow 3 (standalone) on this dags/ folder
 	$(BIN)/python -m brewlake.airflow.local
+
+cluster: setup ## a Spark standalone master + 2 workers on 127.0.0.1, until Ctrl-C
+	$(BIN)/python -m brewlake.devkit.cluster
 
 bench: setup
 	$(BIN)/python -m benchmarks.run

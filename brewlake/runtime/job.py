@@ -9,9 +9,10 @@ identically (same arguments, same exit codes, same events).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 import typer
@@ -82,6 +83,17 @@ def execute_layer(
     return result
 
 
+def writer_lock_for(
+    settings: Settings, run: str, layers: Iterable[str]
+) -> contextlib.AbstractContextManager:
+    """The lake's writer lock (`brewlake.locks`) when any of `layers` commits to Delta tables."""
+    from brewlake.locks import WRITING_LAYERS, writer_lock
+
+    if WRITING_LAYERS.isdisjoint(layers):
+        return contextlib.nullcontext()
+    return writer_lock(settings, run)
+
+
 def run_layer_job(
     layer: str,
     run_fn: RunFn,
@@ -100,12 +112,15 @@ def run_layer_job(
         settings = load_settings()
         logmod.configure("DEBUG" if verbose else settings.log_level, settings.log_format)
         day = logical_date or today_utc()
-        spark = None
-        if needs_spark:
-            from brewlake.spark import build_session
+        # The lock comes first: a run that cannot write must not start a JVM or record ops rows
+        # (a Delta commit of its own) beside the holder's.
+        with writer_lock_for(settings, layer, [layer]):
+            spark = None
+            if needs_spark:
+                from brewlake.spark import build_session
 
-            spark = build_session(settings, f"brewlake-{layer}")
-        result = execute_layer(layer, run_fn, settings, day, args, spark=spark)
+                spark = build_session(settings, f"brewlake-{layer}")
+            result = execute_layer(layer, run_fn, settings, day, args, spark=spark)
         print(summary_line(result))
         return 0
 

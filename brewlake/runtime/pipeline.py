@@ -22,7 +22,7 @@ from brewlake import log as logmod
 from brewlake.config import Settings, load_settings
 from brewlake.console import render_table
 from brewlake.errors import BrewlakeError, first_line, guarded
-from brewlake.runtime.job import LogicalDate, execute_layer, today_utc
+from brewlake.runtime.job import LogicalDate, execute_layer, today_utc, writer_lock_for
 from brewlake.runtime.result import LayerResult
 
 # (layer, module): the order is the pipeline.
@@ -61,11 +61,24 @@ def run_pipeline(
     layers: tuple[tuple[str, str], ...] = LAYERS,
     verbose: bool = False,
 ) -> list[LayerOutcome]:
-    """Run `layers` in order on one session; stop at the first failure (recorded, not raised)."""
-    if spark is None:
-        from brewlake.spark import build_session
+    """Run `layers` in order on one session; stop at the first failure (recorded, not raised).
 
-        spark = build_session(settings, "brewlake-run")
+    The whole run holds the lake's writer lock (LakeLocked, raised, when another run has it)."""
+    with writer_lock_for(settings, "brewlake run", [layer for layer, _ in layers]):
+        if spark is None:
+            from brewlake.spark import build_session
+
+            spark = build_session(settings, "brewlake-run")
+        return _run_layers(settings, logical_date, spark, layers, verbose)
+
+
+def _run_layers(
+    settings: Settings,
+    logical_date: dt.date,
+    spark: Any,
+    layers: tuple[tuple[str, str], ...],
+    verbose: bool,
+) -> list[LayerOutcome]:
     outcomes: list[LayerOutcome] = []
     for layer, module_name in layers:
         module = importlib.import_module(module_name)
