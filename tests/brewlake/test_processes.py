@@ -34,7 +34,7 @@ BREWLAKE = str(Path(sys.executable).with_name("brewlake"))
 # and one in a session of its own (as Airflow puts each task in a group of its own). `stubborn`
 # ignores SIGINT and SIGTERM; `exit` makes the leader leave at once, orphaning its children.
 SERVICE = r"""
-import signal, socket, subprocess, sys, time
+import os, signal, socket, subprocess, sys, time
 
 role, flags = sys.argv[1], sys.argv[2:]
 if "stubborn" in flags:
@@ -43,7 +43,8 @@ if "stubborn" in flags:
 sock = socket.socket()
 sock.bind(("127.0.0.1", 0))
 sock.listen()
-print(role, sock.getsockname()[1], flush=True)
+# One write(2) per line: the three processes share the log, and print's pieces would interleave.
+os.write(1, f"{role} {sock.getsockname()[1]}\n".encode())
 if role == "leader":
     for kind in ("grouped", "escaped"):
         cmd = [sys.executable, __file__, kind, *flags]
@@ -176,8 +177,7 @@ def serving(log: Path, count: int = 3) -> dict[str, int]:
         found = {words[0]: int(words[1]) for words in lines if len(words) == 2}
         return found if len(found) == count else None
 
-    # Three interpreters start: generous, since CI's two cores may still be busy with a JVM.
-    return wait_for(ports, 90, "the service and its children to listen")
+    return wait_for(ports, 30, f"the service and its children to listen (log: {log})")
 
 
 @pytest.mark.parametrize(
