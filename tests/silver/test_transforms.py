@@ -24,6 +24,7 @@ from brewlake.schemas import (
 )
 from silver import transforms as tr
 from silver.rules import RULE_NAMES
+from tests.conftest import API_RECORD_FIELDS
 from tests.silver.conftest import as_of, brewery
 
 D0, DAY1, DAY2 = dt.date(2024, 12, 1), dt.date(2025, 1, 1), dt.date(2025, 1, 2)
@@ -187,28 +188,6 @@ def test_explode_pages_keeps_empty_and_malformed_pages_and_hashes_each_page_once
         "page string, sha256 string, records long",
     )
     assertDataFrameEqual(exploded.transform(tr.page_summary), expected_summary, checkRowOrder=False)
-
-
-# The API record's fields in the order the API emits them (/work/shared/API.md), written out
-# here rather than read from `API_FIELDS`, so a field lost from the schema fails this test.
-API_RECORD_FIELDS = (
-    "id",
-    "name",
-    "brewery_type",
-    "address_1",
-    "address_2",
-    "address_3",
-    "city",
-    "state_province",
-    "postal_code",
-    "country",
-    "longitude",
-    "latitude",
-    "phone",
-    "website_url",
-    "state",
-    "street",
-)
 
 
 def test_parsed_record_reads_every_api_field_as_text_and_lists_the_record_keys(spark):
