@@ -169,6 +169,10 @@ class StandaloneCluster:
         """A worker's `/json/`: its running and finished executors."""
         return get_json(f"{daemon.ui_url}/json/")
 
+    def executor_logs(self, daemon: Daemon, app_id: str) -> list[Path]:
+        """The stderr files of `app_id`'s executors on worker `daemon` (its `--work-dir`)."""
+        return sorted((self.work_dir / daemon.name / app_id).glob("*/stderr"))
+
     def wait_for_workers(self, count: int) -> None:
         self._wait(
             lambda s: sum(w.get("state") == "ALIVE" for w in s.get("workers", [])) >= count,

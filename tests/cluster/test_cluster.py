@@ -42,6 +42,18 @@ def ran_on(cluster: StandaloneCluster, app_id: str) -> list[str]:
     return names
 
 
+def tasks_on(cluster: StandaloneCluster, app_id: str) -> dict[str, int]:
+    """Tasks each live worker's executors of `app_id` started (their logs, kept by the worker)."""
+    return {
+        daemon.name: sum(
+            log.read_text(errors="replace").count("Executor: Running task ")
+            for log in cluster.executor_logs(daemon, app_id)
+        )
+        for daemon in cluster.worker_daemons
+        if daemon.is_running()
+    }
+
+
 def worker_states(cluster: StandaloneCluster) -> list[dict]:
     return [cluster.worker_state(d) for d in cluster.worker_daemons if d.is_running()]
 
@@ -66,6 +78,9 @@ def assert_ran_on_both_workers(cluster: StandaloneCluster, before: set[str], nam
         assert app["state"] == "FINISHED", app
         assert app["cores"] >= 1, app  # what the master granted it
         assert ran_on(cluster, app["id"]) == ["worker-1", "worker-2"], (app, worker_states(cluster))
+        tasks = tasks_on(cluster, app["id"])
+        assert sorted(tasks) == ["worker-1", "worker-2"] and min(tasks.values()) > 0, tasks
+        print(f"{app['name']}: tasks per worker {tasks}")
     print(json.dumps(apps, indent=1))
 
 
@@ -224,7 +239,7 @@ def test_a_worker_killed_in_the_middle_of_silver_costs_nothing(
             url = f"http://127.0.0.1:{ui}/api/v1/applications/{app_id}/executors"
             try:
                 found = [e for e in get_json(url) if e["id"] == executor]
-            except OSError:
+            except (OSError, ValueError):  # not listening yet, or "Spark is starting up"
                 return None
             return found and found[0]["totalTasks"] > 0 and found[0]
 
