@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     jars_dir: str = Field(
         str(PROJECT_ROOT / ".jars"), description="Folder of the Spark jars `make jars` fetches."
     )
+    jars_on_every_node: bool = Field(
+        False,
+        description="The jars folder is at the same path on every Spark node (one image, a shared "
+        "volume): executors load the jars from their own disk (local: URIs) instead of each "
+        "fetching ~700 MB from the driver.",
+    )
     # --- source API
     api_url: str = Field("https://api.openbrewerydb.org", description="Open Brewery DB base URL.")
     api_page_size: int = Field(200, ge=1, le=200, description="Records per page (the API: 1..200).")

@@ -37,7 +37,8 @@ REQUIRED_JARS = (*DELTA_JARS, "hadoop-aws-", "bundle-")
 
 def jar_paths(settings: Settings) -> list[str]:
     """The jars `make jars` fetched that these settings need, sorted (the s3a ones only when
-    `settings.uses_s3`); a SetupError naming the fix when any is missing."""
+    `settings.uses_s3`), as `local:` URIs when every node has them; a SetupError naming the fix
+    when any is missing."""
     folder = Path(settings.jars_dir)
     jars = sorted(str(p) for p in folder.glob("*.jar")) if folder.is_dir() else []
     names = [Path(j).name for j in jars]
@@ -47,9 +48,10 @@ def jar_paths(settings: Settings) -> list[str]:
             f"Spark jars missing in {folder} ({', '.join(m.rstrip('_-') for m in missing)}): "
             f"{SETUP_HINT}"
         )
-    if settings.uses_s3:
-        return jars
-    return [j for j in jars if not Path(j).name.startswith(S3_JARS)]
+    if not settings.uses_s3:
+        jars = [j for j in jars if not Path(j).name.startswith(S3_JARS)]
+    # Spark serves plain paths from the driver to each executor; `local:` reads the node's copy.
+    return [f"local:{j}" for j in jars] if settings.jars_on_every_node else jars
 
 
 def s3a_conf(settings: Settings) -> dict[str, str]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -41,6 +42,13 @@ def test_spark_conf_points_jars_at_the_fetched_files(base_settings):
     assert any("delta-spark_4.2_2.13" in j for j in jars)
     assert conf["spark.sql.session.timeZone"] == "UTC"
     assert conf["spark.sql.shuffle.partitions"] == "2"
+
+
+def test_jars_on_every_node_are_local_uris_of_the_same_files(base_settings):
+    plain = jar_paths(base_settings)
+    shared = jar_paths(base_settings.replace(jars_on_every_node=True))
+    assert shared == [f"local:{j}" for j in plain]
+    assert all(Path(j.removeprefix("local:")).is_file() for j in shared)
 
 
 def test_s3a_jars_only_join_the_classpath_when_s3_is_in_use(base_settings, monkeypatch):

@@ -64,6 +64,8 @@ def cluster_env(settings: Settings, master: str, **extra: str) -> dict[str, str]
         BREWLAKE_API_RATE_LIMIT_PER_MINUTE="60000",
         PYSPARK_PYTHON=sys.executable,
         SPARK_LOCAL_IP="127.0.0.1",
+        # Every worker runs on this machine, so the jars are where the driver has them.
+        BREWLAKE_JARS_ON_EVERY_NODE="true",
         **extra,
     )
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
