@@ -97,6 +97,8 @@ def base_settings(moto_endpoint: str, tmp_path_factory) -> Settings:
         spark_ui_enabled=False,
         spark_log_level="ERROR",
         log_dir=str(tmp_path_factory.mktemp("logs")),
+        # Gold's HTML report costs seconds per run; tests/brewlake/report turns it on.
+        report_enabled=False,
     )
 
 
