@@ -32,6 +32,7 @@ from brewlake.catalog import (
     register_table,
 )
 from brewlake.config import Settings
+from brewlake.console import json_records
 from brewlake.errors import BrewlakeError, SetupError, first_line
 from brewlake.lake import Lake, TableRef
 from brewlake.log import get_logger
@@ -111,10 +112,8 @@ def resolve_pins(
 
 def run_query(spark: SparkSession, sql: str) -> dict[str, Any]:
     """One dataset: its SQL, columns and rows as `brewlake sql --format json` prints them."""
-    from brewlake.cli.sql import format_rows
-
     frame = spark.sql(sql)
-    rows = json.loads(format_rows(frame.columns, frame.collect(), "json"))
+    rows = json_records(frame.columns, frame.collect())
     return {"sql": sql, "columns": frame.columns, "rows": rows}
 
 
@@ -253,9 +252,11 @@ def report_command(
         typer.Option(metavar="VERSION", help="show the gold tables at this Delta version"),
     ] = None,
     date: Annotated[
-        str | None,
+        dt.date | None,
         typer.Option(
-            metavar="YYYY-MM-DD", help="logical date of the page's folder (default: gold's)"
+            parser=dt.date.fromisoformat,
+            metavar="YYYY-MM-DD",
+            help="logical date of the page's folder (default: the one gold records)",
         ),
     ] = None,
     verbose: command.Verbose = False,
@@ -263,7 +264,6 @@ def report_command(
     from brewlake import log as logmod
     from brewlake.config import load_settings
     from brewlake.errors import guarded
-    from brewlake.runtime.job import parse_date, today_utc
 
     def go() -> int:
         settings = load_settings()
@@ -272,8 +272,9 @@ def report_command(
         from brewlake.spark import build_session
 
         spark = build_session(settings, "brewlake-report", register_tables=False)
-        doc = collect(spark, settings, parse_date(date) if date else None, as_of=as_of)
-        day = dt.date.fromisoformat(doc["logical_date"]) if doc["logical_date"] else today_utc()
+        doc = collect(spark, settings, date, as_of=as_of)
+        today = dt.datetime.now(dt.UTC).date().isoformat()
+        day = dt.date.fromisoformat(doc["logical_date"] or today)
         html = render(doc)
         for place in write_page(settings, html, out, day):
             print(place)

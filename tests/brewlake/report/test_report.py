@@ -61,9 +61,7 @@ def test_the_page_shows_what_gold_and_silver_hold(report_lake):
 
 def test_every_number_is_what_brewlake_sql_prints(report_lake, spark, monkeypatch, capfd):
     """Each dataset's SQL, run by the `brewlake sql` command, prints exactly the rows embedded."""
-    for key, value in env_for(report_lake.settings).items():
-        if key.startswith("BREWLAKE_"):
-            monkeypatch.setenv(key, value)
+    _cli_env(monkeypatch, report_lake.settings)
     datasets = report_lake.doc["datasets"]
     assert set(datasets) == {
         "by_type",
@@ -81,18 +79,32 @@ def test_every_number_is_what_brewlake_sql_prints(report_lake, spark, monkeypatc
         assert json.loads(out) == dataset["rows"], (name, err)
 
 
-def test_as_of_an_older_gold_version_and_out_to_a_file(report_lake, spark, tmp_path):
+def _cli_env(monkeypatch, settings) -> None:
+    for key, value in env_for(settings).items():
+        if key.startswith("BREWLAKE_"):
+            monkeypatch.setenv(key, value)
+
+
+def test_report_command_as_of_an_older_gold_version_to_a_file(
+    report_lake, spark, tmp_path, monkeypatch, capfd
+):
+    _cli_env(monkeypatch, report_lake.settings)
     out = tmp_path / "old.html"
-    [place] = build.publish(spark, report_lake.settings, DAY, out=str(out), as_of=0)
-    assert place == str(out.resolve())
+    assert build.main(["--out", str(out), "--as-of", "0"]) == 0
+    printed, _ = capfd.readouterr()
+    assert printed.strip() == str(out.resolve())
     doc = embedded_data(out.read_text(encoding="utf-8"))
     assert doc["versions"]["gold.brewery_counts"] == 0
     assert doc["versions"]["silver.breweries"] == 0 and doc["versions"]["previous_silver"] is None
+    assert doc["logical_date"] == "2025-05-01"  # the date gold recorded at that version
     assert "changes" not in doc["datasets"]
     assert sum(r["brewery_count"] for r in doc["datasets"]["by_type"]["rows"]) == 7
 
-    with pytest.raises(ReportError, match=r"has no version 9 \(versions 0\.\.1\)"):
-        build.publish(spark, report_lake.settings, DAY, out=str(out), as_of=9)
+    assert build.main(["--out", str(out), "--as-of", "9"]) == 1
+    _, err = capfd.readouterr()
+    assert err.strip() == (
+        "brewlake: error: gold.brewery_counts has no version 9 (versions 0..1)"
+    ), err
 
 
 @pytest.mark.s3
