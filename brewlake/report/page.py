@@ -280,6 +280,7 @@ def figure_runs(doc: dict[str, Any]) -> go.Figure:
             "title": "run, latest on the right",
             "categoryorder": "array",
             "categoryarray": order,
+            "range": [-0.5, len(order) - 0.5],  # empty slots stay, so bars keep one width
         },
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
     )
@@ -612,7 +613,7 @@ def render(doc: dict[str, Any]) -> str:
             "Quality checks",
             section_checks(doc),
             wide=True,
-            note="Every rule of each layer's latest checked run (ops.quality_checks).",
+            note="Each rule a layer evaluates, with its latest result (ops.quality_checks).",
             sql=_sql(doc, "checks"),
         ),
     ]

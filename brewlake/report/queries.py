@@ -127,17 +127,15 @@ def runs(pins: Pins, per_layer: int) -> str | None:
 
 
 def latest_checks(pins: Pins) -> str | None:
-    """Every rule of each layer's most recent checked run."""
+    """Every rule each layer has evaluated, with its most recent result."""
     if pins.quality_checks is None:
         return None
-    table = at(OPS_QUALITY_CHECKS, pins.quality_checks)
     return (
-        "SELECT c.layer, c.rule, c.passed, c.observed, c.threshold, "
-        f"date_format(c.checked_at, '{_UTC_TEXT}') AS checked_at, c.detail "
-        f"FROM {table} c JOIN (SELECT layer, max_by(event_id, checked_at) AS event_id "
-        f"FROM {table} GROUP BY layer) latest "
-        "ON c.layer = latest.layer AND c.event_id = latest.event_id "
-        "ORDER BY c.layer, c.passed, c.rule"
+        "SELECT layer, rule, passed, observed, threshold, "
+        f"date_format(checked_at, '{_UTC_TEXT}') AS checked_at, detail "
+        "FROM (SELECT *, row_number() OVER (PARTITION BY layer, rule ORDER BY checked_at DESC) "
+        f"AS n FROM {at(OPS_QUALITY_CHECKS, pins.quality_checks)}) "
+        "WHERE n = 1 ORDER BY layer, passed, rule"
     )
 
 
