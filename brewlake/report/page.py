@@ -606,7 +606,7 @@ def render(doc: dict[str, Any]) -> str:
             "Run health",
             section_runs(doc),
             wide=True,
-            note="The last runs of each layer (ops.pipeline_runs); failures marked ✕ in red.",
+            note="The last runs of each layer (ops.pipeline_runs); failed runs red and hatched.",
             sql=_sql(doc, "runs"),
         ),
         _card(

@@ -88,3 +88,15 @@ def full_page_png(driver) -> bytes:
         },
     )
     return base64.b64decode(shot["data"])
+
+
+if __name__ == "__main__":
+    # python -m tests.brewlake.report.browser lake/reports/latest/index.html docs/img/report.png
+    import sys
+    import time
+
+    source, target = (Path(arg) for arg in sys.argv[1:3])
+    with open_offline(source) as chrome:
+        time.sleep(2)  # let every chart draw
+        target.write_bytes(full_page_png(chrome))
+    print(target)
