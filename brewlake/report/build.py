@@ -89,7 +89,9 @@ def resolve_pins(
         gold[table] = version
         if table == GOLD_BREWERY_COUNTS:
             lineage = dict(commits[version]["metadata"])
-            lineage["gold_committed_at"] = commits[version]["timestamp"].isoformat(sep=" ")
+            # collect() hands timestamps over in the process's time zone: back to UTC.
+            committed = commits[version]["timestamp"].astimezone(dt.UTC).replace(tzinfo=None)
+            lineage["gold_committed_at"] = committed.isoformat(sep=" ", timespec="seconds")
     if "silver_version" not in lineage:
         # A commit without brewlake's metadata: the lineage column says the same.
         row = delta.read(
@@ -241,6 +243,13 @@ def publish(
     return places
 
 
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
 app = command.app()
 
 
@@ -260,7 +269,7 @@ def report_command(
     date: Annotated[
         dt.date | None,
         typer.Option(
-            parser=dt.date.fromisoformat,
+            parser=_date,
             metavar="YYYY-MM-DD",
             help="logical date of the page's folder (default: the one gold records)",
         ),
