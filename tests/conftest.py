@@ -140,6 +140,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         BREWLAKE_SPARK_LOG_LEVEL="ERROR",
         BREWLAKE_JARS_DIR=settings.jars_dir,
         BREWLAKE_LOG_DIR=settings.log_dir,
+        BREWLAKE_REPORT_ENABLED=str(settings.report_enabled).lower(),
     )
     env.update(extra)
     return env
