@@ -3,7 +3,7 @@
 # creator and the replay API all run it, so Python packages, jars and Java cannot drift apart.
 #
 # Versions come from the same files `make setup` reads, never from this file:
-#   Python packages  pyproject.toml + constraints.txt   (pip install -c constraints.txt ".[airflow]")
+#   Python packages  pyproject.toml + constraints.txt   (pip install -c constraints.txt ".[airflow,report]")
 #   Spark jars       conf/jars.pom.xml                  (mvn dependency:copy-dependencies)
 # tests/test_docker.py parses the Makefile and this file and fails if the two ever disagree.
 
@@ -31,7 +31,7 @@ COPY bronze bronze
 COPY silver silver
 COPY gold gold
 RUN pip install --quiet --upgrade "pip>=24" \
- && pip install --quiet -c constraints.txt ".[airflow]"
+ && pip install --quiet -c constraints.txt ".[airflow,report]"
 
 # ---- stage 3: the runtime: Python 3.11 + Java 17 JRE, no build tools, non-root -----------------
 FROM ${PYTHON_IMAGE} AS runtime

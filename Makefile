@@ -15,7 +15,7 @@ setup: $(VENV)/.installed $(JARS_DIR)/.fetched ## venv + pinned packages + Spark
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24"
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[airflow,dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[airflow,dev,report]"
 	@touch $@
 
 jars: $(JARS_DIR)/.fetched

@@ -132,6 +132,13 @@ class Settings(BaseSettings):
         "_monitoring/events",
         description="Run-event archive: a path under the lake, or s3://bucket/prefix.",
     )
+    # --- the HTML report
+    report_enabled: bool = Field(
+        True, description="Gold writes the HTML report to <lake>/reports/ after every run."
+    )
+    report_map_points: int = Field(
+        5000, ge=1, description="Breweries plotted on the report's map at most (a stable sample)."
+    )
     # --- logging
     log_format: str = Field("text", description="Log line format: text or json.")
     log_level: str = Field("INFO", description="Log level of brewlake.")

@@ -155,6 +155,7 @@ def run(
         log.info("gold.unchanged", silver_version=silver.version)
         result.details["skipped"] = True
         result.table_versions = _register_unchanged(spark, settings, before)
+        result.checks.extend(write_report(spark, settings, logical_date))
         return result
 
     result.rows_in, active = count_silver(silver.frame)
@@ -171,7 +172,25 @@ def run(
         active_rows=active,
         brewery_counts_rows=result.rows_out,
     )
+    result.checks.extend(write_report(spark, settings, logical_date))
     return result
+
+
+def write_report(
+    spark: SparkSession, settings: Settings, logical_date: dt.date
+) -> list[QualityCheck]:
+    """The HTML report of the gold just committed (brewlake.report), as a check that never gates:
+    a page that cannot be written leaves gold's commits standing and the run `quality_breached`."""
+    if not settings.report_enabled:
+        return []
+    from brewlake.report.build import publish
+
+    try:
+        places = publish(spark, settings, logical_date)
+    except Exception as exc:
+        log.error("report.failed", error_class=type(exc).__name__, error=str(exc))
+        return [QualityCheck("report.written", False, detail=f"{type(exc).__name__}: {exc}")]
+    return [QualityCheck("report.written", True, detail=places[0])]
 
 
 def count_silver(silver: DataFrame) -> tuple[int, int]:

@@ -97,6 +97,8 @@ def base_settings(moto_endpoint: str, tmp_path_factory) -> Settings:
         spark_ui_enabled=False,
         spark_log_level="ERROR",
         log_dir=str(tmp_path_factory.mktemp("logs")),
+        # Gold's HTML report costs seconds per run; tests/brewlake/report turns it on.
+        report_enabled=False,
     )
 
 
@@ -138,6 +140,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         BREWLAKE_SPARK_LOG_LEVEL="ERROR",
         BREWLAKE_JARS_DIR=settings.jars_dir,
         BREWLAKE_LOG_DIR=settings.log_dir,
+        BREWLAKE_REPORT_ENABLED=str(settings.report_enabled).lower(),
     )
     env.update(extra)
     return env

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gold": ("gold.job", "recompute the gold aggregate tables"),
     "run": ("brewlake.runtime.pipeline", "bronze, silver and gold in one process"),
     "sql": ("brewlake.cli.sql", "query the lake's tables with Spark SQL"),
+    "report": ("brewlake.report.build", "gold and the recent runs as one HTML page"),
     "status": ("brewlake.ops.status", "freshness and last runs per layer"),
     "maintain": ("brewlake.ops.maintain", "OPTIMIZE, REORG (purge) and VACUUM the tables"),
     "events": ("brewlake.ops.events", "run-event trail tools (archive from SQS)"),

@@ -15,10 +15,8 @@ by a view over that table's Delta version (`VERSION AS OF n` / `TIMESTAMP AS OF 
 
 from __future__ import annotations
 
-import base64
 import csv
 import datetime as dt
-import decimal
 import io
 import json
 import os
@@ -41,7 +39,8 @@ from brewlake.catalog import (
     register_databases,
 )
 from brewlake.config import Settings, load_settings
-from brewlake.console import render_table
+from brewlake.console import json_records, render_table
+from brewlake.console import plain as _plain
 from brewlake.errors import BrewlakeError, first_line, guarded
 from brewlake.lake import Lake, TableRef
 
@@ -198,23 +197,6 @@ def register_as_of(
 # ---- output ---------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-friendly form of a Spark value."""
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if hasattr(value, "asDict"):
-        return _plain(value.asDict(recursive=True))
-    return value
-
-
 def _cell(value: Any) -> str:
     if value is None:
         return "NULL"
@@ -228,8 +210,7 @@ def format_rows(columns: list[str], rows: list[Row] | list[tuple], fmt: str) -> 
     """Render result rows as an aligned table, CSV (header + rows) or a JSON array of objects."""
     values = [tuple(r) for r in rows]
     if fmt == "json":
-        objects = [dict(zip(columns, (_plain(v) for v in row), strict=True)) for row in values]
-        return json.dumps(objects, ensure_ascii=False, indent=None) + "\n"
+        return json.dumps(json_records(columns, values), ensure_ascii=False, indent=None) + "\n"
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")

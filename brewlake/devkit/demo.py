@@ -77,7 +77,20 @@ def run_demo(
         "WHERE country = 'United States' ORDER BY brewery_count DESC LIMIT 10\"",
         file=out,
     )
+    report = report_line(outcomes[-1].result.checks)
+    if report:
+        print(report, file=out)
     return True
+
+
+def report_line(checks: list[Any]) -> str:
+    """Where gold wrote the HTML report (or why it could not); empty when reports are off."""
+    for check in checks:
+        if check.rule == "report.written":
+            if check.passed:
+                return f"report: {check.detail} (open it in a browser; works offline)"
+            return f"report: NOT written: {check.detail}"
+    return ""
 
 
 app = command.app()

@@ -130,7 +130,8 @@ class FirstRun:
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory, lake, source, trail, moto_endpoint, spark) -> FirstRun:
     home = tmp_path_factory.mktemp("airflow-dags-test")
-    env = airflow_env(home, lake, source.url, trail, moto_endpoint)
+    # The gold task writes the HTML report here (off elsewhere in the suite: it costs seconds).
+    env = airflow_env(home, lake, source.url, trail, moto_endpoint, BREWLAKE_REPORT_ENABLED="true")
     migrate(env)
     out = dag_test(env, RUN_DATE)
     return FirstRun(home, out.stdout, snapshot(spark, lake))
@@ -165,6 +166,9 @@ def test_dag_run_submits_three_layers_and_gold_is_queryable(first_run, spark, la
     assert event["event"] == "succeeded"
     assert (event["layer"], event["run_id"]) == ("gold", run_id)
     assert event["logical_date"] == RUN_DATE
+    # The gold task wrote the run's HTML report beside the lake.
+    report = Path(lake.lake_root) / "reports" / RUN_DATE / "index.html"
+    assert "silver.breweries <b>v" in report.read_text(encoding="utf-8")
 
 
 def test_api_down_fails_at_bronze_leaves_silver_and_gold_and_alerts(

@@ -1,0 +1,1 @@
+"""The HTML report: gold and the recent runs as one self-contained page (`brewlake report`)."""
