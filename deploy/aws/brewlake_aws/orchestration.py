@@ -1,0 +1,199 @@
+"""MWAA: the managed Airflow that runs dags/brewlake_medallion.py with BREWLAKE_DEPLOYMENT=ecs.
+
+The source bucket holds `dags/` (the DAG file), `requirements.txt` (deploy/aws/mwaa/) and
+`plugins.zip` (brewlake's own package, on the workers' sys.path); `make aws-deploy` uploads them.
+The execution role may do what MWAA itself needs (its logs, metrics, Celery queues, the source
+bucket) and what the DAG does: start, watch and stop the Spark task definition's tasks, pass its
+two roles, read its log stream, and publish run events to the alert topic.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_mwaa as mwaa
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from brewlake_aws.config import (
+    DAGS_PREFIX,
+    LAKE_PREFIX,
+    PLUGINS_KEY,
+    STARTUP_KEY,
+    REQUIREMENTS_KEY,
+    DeployConfig,
+)
+
+
+class OrchestrationStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        cid: str,
+        *,
+        config: DeployConfig,
+        vpc: ec2.IVpc,
+        security_group: ec2.ISecurityGroup,
+        source: s3.IBucket,
+        lake: s3.IBucket,
+        topic: sns.ITopic,
+        cluster: ecs.ICluster,
+        task_definition: ecs.TaskDefinition,
+        spark_security_group: ec2.ISecurityGroup,
+        spark_log_group: logs.ILogGroup,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, cid, **kwargs)
+        env_name = config.name("airflow")
+        env_arn = self.format_arn(service="airflow", resource="environment", resource_name=env_name)
+        role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.CompositePrincipal(
+                iam.ServicePrincipal("airflow.amazonaws.com"),
+                iam.ServicePrincipal("airflow-env.amazonaws.com"),
+            ),
+            description="brewlake MWAA execution role",
+        )
+        statements = [
+            iam.PolicyStatement(actions=["airflow:PublishMetrics"], resources=[env_arn]),
+            iam.PolicyStatement(
+                actions=["s3:GetObject*", "s3:GetBucket*", "s3:List*"],
+                resources=[source.bucket_arn, source.arn_for_objects("*")],
+            ),
+            iam.PolicyStatement(
+                actions=[
+                    "logs:CreateLogStream",
+                    "logs:CreateLogGroup",
+                    "logs:PutLogEvents",
+                    "logs:GetLogEvents",
+                    "logs:GetLogRecord",
+                    "logs:GetLogGroupFields",
+                    "logs:GetQueryResults",
+                ],
+                resources=[
+                    self.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name=f"airflow-{env_name}-*",
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            ),
+            # MWAA's Celery queues live in an AWS-owned account: the documented resource pattern.
+            iam.PolicyStatement(
+                actions=[
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                    "sqs:GetQueueUrl",
+                    "sqs:ReceiveMessage",
+                    "sqs:SendMessage",
+                ],
+                resources=[f"arn:{self.partition}:sqs:{self.region}:*:airflow-celery-*"],
+            ),
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"],
+                not_resources=[f"arn:{self.partition}:kms:*:{self.account}:key/*"],
+                conditions={
+                    "StringLike": {"kms:ViaService": [f"sqs.{self.region}.amazonaws.com"]}
+                },
+            ),
+            # The DAG: run the Spark task, follow it, stop it when Airflow times it out.
+            iam.PolicyStatement(
+                actions=["ecs:RunTask"],
+                resources=[task_definition.task_definition_arn],
+                conditions={"ArnEquals": {"ecs:cluster": cluster.cluster_arn}},
+            ),
+            iam.PolicyStatement(
+                actions=["ecs:DescribeTasks", "ecs:StopTask"],
+                resources=[
+                    self.format_arn(
+                        service="ecs", resource="task", resource_name=f"{cluster.cluster_name}/*"
+                    )
+                ],
+            ),
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[
+                    task_definition.task_role.role_arn,
+                    task_definition.obtain_execution_role().role_arn,
+                ],
+                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            ),
+            iam.PolicyStatement(
+                actions=["logs:GetLogEvents", "logs:FilterLogEvents"],
+                resources=[spark_log_group.log_group_arn, f"{spark_log_group.log_group_arn}:*"],
+            ),
+            # brewlake status / the DAG's sensors read the lake's tables, never write them.
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[lake.arn_for_objects(f"{LAKE_PREFIX}/*")]
+            ),
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[lake.bucket_arn]),
+        ]
+        for statement in statements:
+            role.add_to_policy(statement)
+        topic.grant_publish(role)
+        # CloudWatch metrics accept no resource but "*": scoped to MWAA's namespace instead.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": "AmazonMWAA"}},
+            )
+        )
+        subnets = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+        spark_subnets = ",".join(subnets.subnet_ids)
+        logging = mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty(
+            enabled=True, log_level="INFO"
+        )
+        self.airflow = mwaa.CfnEnvironment(
+            self,
+            "Airflow",
+            name=env_name,
+            airflow_version=config.airflow_version,
+            environment_class=config.mwaa_environment_class,
+            min_workers=1,
+            max_workers=2,
+            execution_role_arn=role.role_arn,
+            source_bucket_arn=source.bucket_arn,
+            dag_s3_path=DAGS_PREFIX,
+            requirements_s3_path=REQUIREMENTS_KEY,
+            plugins_s3_path=PLUGINS_KEY,
+            webserver_access_mode="PRIVATE_ONLY",
+            network_configuration=mwaa.CfnEnvironment.NetworkConfigurationProperty(
+                security_group_ids=[security_group.security_group_id],
+                subnet_ids=subnets.subnet_ids[:2],
+            ),
+            logging_configuration=mwaa.CfnEnvironment.LoggingConfigurationProperty(
+                dag_processing_logs=logging,
+                scheduler_logs=logging,
+                task_logs=logging,
+                webserver_logs=mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty(
+                    enabled=True, log_level="WARNING"
+                ),
+                worker_logs=logging,
+            ),
+            airflow_configuration_options={"core.default_timezone": "utc"},
+            # Exports BREWLAKE_DEPLOYMENT=ecs and the BREWLAKE_ECS_* values below on every
+            # Airflow component; `make aws-deploy` renders it from this stack's outputs.
+            startup_script_s3_path=STARTUP_KEY,
+            tags={"brewlake:role": "orchestration"},
+        )
+        self.airflow.node.add_dependency(role)
+        self.spark_environment = {
+            "BREWLAKE_DEPLOYMENT": "ecs",
+            "BREWLAKE_ECS_CLUSTER": cluster.cluster_name,
+            "BREWLAKE_ECS_TASK_DEFINITION": task_definition.family,
+            "BREWLAKE_ECS_SUBNETS": spark_subnets,
+            "BREWLAKE_ECS_SECURITY_GROUPS": spark_security_group.security_group_id,
+            "BREWLAKE_ALERT_SNS_TOPIC_ARN": topic.topic_arn,
+        }
+        cdk.CfnOutput(self, "EnvironmentName", value=env_name)
+        cdk.CfnOutput(self, "ExecutionRoleArn", value=role.role_arn)
+        for name, value in self.spark_environment.items():
+            cdk.CfnOutput(self, name.title().replace("_", ""), value=value, description=name)
