@@ -80,8 +80,7 @@ def test_every_event_kind_is_archived_once_under_one_key_layout(s3_settings, tra
 
 def test_a_message_that_is_neither_kind_is_left_for_the_dead_letter_queue(s3_settings, trail):
     settings = s3_settings.replace(alert_sns_topic_arn=trail.topic_arn)
-    moto = trail.sqs
-    moto.send_message(QueueUrl=trail.queue_url, MessageBody=json.dumps({"source": "aws.s3"}))
+    trail.sqs.send_message(QueueUrl=trail.queue_url, MessageBody=json.dumps({"source": "aws.s3"}))
     delivered = lambda_event(trail, 1)
     [record] = delivered["Records"]
     assert archive_records(settings, delivered) == {
