@@ -33,6 +33,7 @@ from airflow.sdk import Asset, dag
 from brewlake.airflow.hooks import (
     ECS,
     MACROS,
+    RETRY_BACKOFF,
     RETRY_POLICY,
     SPARK_CONN_ID,
     ecs_run_task_args,
@@ -53,8 +54,8 @@ DEFAULT_ARGS = {
     "owner": "brewlake",
     "retries": 2,
     "retry_delay": dt.timedelta(minutes=2),
-    # Airflow 3: a multiplier (2.0 doubles the delay each try); `True` would mean 1.0, no backoff.
-    "retry_exponential_backoff": 2.0,
+    # Doubling: 2.0 on Airflow 3.3 (a multiplier), `True` on MWAA's 3.0.6 (see hooks).
+    "retry_exponential_backoff": RETRY_BACKOFF,
     "max_retry_delay": dt.timedelta(minutes=30),
     # Configuration errors fail at once; every other failure takes the retries above.
     "retry_policy": RETRY_POLICY,

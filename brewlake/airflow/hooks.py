@@ -27,6 +27,11 @@ except ImportError:  # Airflow < 3.3 (MWAA's 3.0.6): no retry policies, every fa
 else:
     HAS_RETRY_POLICY = True
 
+# `retry_exponential_backoff`: a multiplier on the task SDK that has retry policies (2.0 doubles the
+# delay each try; `True` would mean 1.0, no backoff); the older SDK (MWAA's 3.0.6) type-checks it as
+# a bool, where `True` doubles.
+RETRY_BACKOFF: float | bool = 2.0 if HAS_RETRY_POLICY else True
+
 LAYERS = ("bronze", "silver", "gold")
 # The Airflow connection every layer submits through; AIRFLOW_CONN_BREWLAKE_SPARK provides it.
 SPARK_CONN_ID = "brewlake_spark"
