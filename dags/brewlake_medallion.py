@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import Asset, dag
 
 from brewlake.airflow.hooks import (
@@ -72,6 +71,9 @@ def layer_task(layer: str, outlet: Asset, **kwargs):
         return EcsRunTaskOperator(
             task_id=layer, outlets=[outlet], **ecs_run_task_args(layer), **kwargs
         )
+    # Imported per backend: MWAA has no Spark provider, the local setup no need of the Amazon one.
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
     return SparkSubmitOperator(
         task_id=layer,
         conn_id=SPARK_CONN_ID,
