@@ -1,7 +1,7 @@
 """The CDK app: `cdk synth` / `cdk deploy` run this (cdk.json), `make aws-synth` too.
 
-    python app.py                       # templates into cdk.out/ (no AWS account needed)
-    cdk deploy --all -c alert_email=ops@example.com -c region=eu-west-1
+python app.py                       # templates into cdk.out/ (no AWS account needed)
+cdk deploy --all -c alert_email=ops@example.com -c region=eu-west-1
 """
 
 from __future__ import annotations
@@ -14,18 +14,20 @@ import aws_cdk as cdk
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from brewlake_aws.compute import ComputeStack  # noqa: E402
-from brewlake_aws.config import DeployConfig  # noqa: E402
-from brewlake_aws.lambda_package import DEFAULT_OUT, build  # noqa: E402
-from brewlake_aws.monitoring import MonitoringStack  # noqa: E402
-from brewlake_aws.network import NetworkStack  # noqa: E402
-from brewlake_aws.orchestration import OrchestrationStack  # noqa: E402
-from brewlake_aws.storage import StorageStack  # noqa: E402
+from brewlake_aws.compute import ComputeStack
+from brewlake_aws.config import DeployConfig
+from brewlake_aws.lambda_package import DEFAULT_OUT, build
+from brewlake_aws.monitoring import MonitoringStack
+from brewlake_aws.network import NetworkStack
+from brewlake_aws.orchestration import OrchestrationStack
+from brewlake_aws.storage import StorageStack
 
 
 def build_app(app: cdk.App | None = None, lambda_code: Path | None = None) -> cdk.App:
     """Every stack, wired; `lambda_code` is the archiver's folder (built when not given)."""
     app = app or cdk.App()
+    # Server access logs are granted by a bucket policy, not the legacy LogDeliveryWrite ACL.
+    app.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
     config = DeployConfig.from_context(app)
     code = lambda_code or (DEFAULT_OUT if (DEFAULT_OUT / "brewlake").is_dir() else build())
     env = config.env

@@ -7,7 +7,7 @@ the EMR Spark runtime, so no EMR flavour runs Spark 4.2 as-is. The project's Doc
 builds an image with Spark 4.2, the Delta/s3a jars and brewlake; Fargate runs it with
 `local[*]` Spark on one task (4 vCPU, 16 GiB: the Open Brewery DB is ~10 k rows, far below what
 needs a cluster), billed per second, nothing idle. The DAG starts it with the Amazon provider's
-EcsRunTaskOperator (BREWLAKE_DEPLOYMENT=ecs) and the task's exit code decides the Airflow task.
+EcsRunTaskOperator (BREWLAKE_SPARK_BACKEND=ecs) and the task's exit code decides the Airflow task.
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from brewlake_aws.checks import LOG_GROUP_KMS, suppress
 from brewlake_aws.config import (
     LAKE_PREFIX,
     SPARK_CLUSTER,
     SPARK_CONTAINER,
+    SPARK_LOG_STREAM_PREFIX,
     SPARK_TASK_FAMILY,
     DeployConfig,
 )
@@ -49,13 +51,19 @@ class ComputeStack(cdk.Stack):
             "Image",
             repository_name=config.name("spark"),
             image_scan_on_push=True,
-            image_tag_mutability=ecr.TagMutability.IMMUTABLE
-            if config.image_tag != "latest"
-            else ecr.TagMutability.MUTABLE,
+            # Each deploy pushes a new tag (the git commit): a tag always names the same image.
+            image_tag_mutability=ecr.TagMutability.IMMUTABLE,
             encryption=ecr.RepositoryEncryption.AES_256,
             lifecycle_rules=[ecr.LifecycleRule(max_image_count=10)],
             removal_policy=cdk.RemovalPolicy.DESTROY,
             empty_on_delete=True,
+        )
+        suppress(
+            self.repository,
+            (
+                "CKV_AWS_136",
+                "AES-256 (ECR-managed keys): the image holds code and jars, no secrets",
+            ),
         )
         self.cluster = ecs.Cluster(
             self,
@@ -71,6 +79,7 @@ class ComputeStack(cdk.Stack):
             retention=logs.RetentionDays.THREE_MONTHS,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
+        suppress(self.log_group, LOG_GROUP_KMS)
         # What the job itself may do: read and write the lake below its prefix, publish run events.
         self.task_role = iam.Role(
             self,
@@ -108,9 +117,11 @@ class ComputeStack(cdk.Stack):
             SPARK_CONTAINER,
             container_name=SPARK_CONTAINER,
             image=ecs.ContainerImage.from_ecr_repository(self.repository, config.image_tag),
-            # The DAG overrides the command per task: python -m <layer>.job --date <ds>.
+            # The DAG overrides the command per task: brewlake <layer> --date <ds>.
             command=["brewlake", "--help"],
-            logging=ecs.LogDrivers.aws_logs(stream_prefix="job", log_group=self.log_group),
+            logging=ecs.LogDrivers.aws_logs(
+                stream_prefix=SPARK_LOG_STREAM_PREFIX, log_group=self.log_group
+            ),
             readonly_root_filesystem=False,
             environment={
                 "BREWLAKE_LAKE_ROOT": f"s3a://{lake.bucket_name}/{LAKE_PREFIX}",

@@ -16,7 +16,7 @@ class DeployConfig:
     airflow_version: str = "3.0.6"
     mwaa_environment_class: str = "mw1.micro"
     # The project's image (Dockerfile) in the compute stack's ECR repository.
-    image_tag: str = "latest"
+    image_tag: str = "0.1.0"  # make aws-deploy pushes and passes the git commit
     spark_cpu: int = 4096  # Fargate units: 4 vCPU
     spark_memory_mib: int = 16384
     alert_email: str = ""  # empty: no e-mail subscription (the events still reach the archive)
@@ -53,3 +53,4 @@ STARTUP_KEY = "startup.sh"
 SPARK_CLUSTER = "spark"
 SPARK_TASK_FAMILY = "spark-job"
 SPARK_CONTAINER = "brewlake"
+SPARK_LOG_STREAM_PREFIX = "layer"  # awslogs stream: layer/brewlake/<task id>

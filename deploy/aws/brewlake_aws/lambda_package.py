@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[3]
 DEFAULT_OUT = REPO / "deploy" / "aws" / "build" / "archiver"
 # What the handler's import closure needs beyond the standard library and the runtime's boto3.
 RUNTIME_PACKAGES = (
+    "annotated-doc",
     "annotated-types",
     "click",
     "markdown-it-py",
@@ -53,7 +54,9 @@ def pins(constraints: Path = REPO / "constraints.txt") -> list[str]:
             pinned[name.lower().replace("_", "-")] = version
     missing = [p for p in RUNTIME_PACKAGES if p not in pinned]
     if missing:
-        raise SystemExit(f"constraints.txt pins none of {', '.join(missing)}; run `make constraints`")
+        raise SystemExit(
+            f"constraints.txt pins none of {', '.join(missing)}; run `make constraints`"
+        )
     return [f"{p}=={pinned[p]}" for p in RUNTIME_PACKAGES]
 
 
@@ -66,10 +69,23 @@ def build(out: Path = DEFAULT_OUT) -> Path:
     )
     subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--no-deps", "--only-binary=:all:", "--target", str(out),
-            "--platform", LAMBDA_PLATFORM, "--python-version", LAMBDA_PYTHON,
-            "--implementation", "cp", *pins(),
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--target",
+            str(out),
+            "--platform",
+            LAMBDA_PLATFORM,
+            "--python-version",
+            LAMBDA_PYTHON,
+            "--implementation",
+            "cp",
+            *pins(),
         ],
         check=True,
     )

@@ -31,6 +31,7 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from brewlake_aws.checks import LOG_GROUP_KMS, suppress
 from brewlake_aws.config import EVENTS_PREFIX, SPARK_CLUSTER, DeployConfig
 
 CLOUDTRAIL_API_CALL = "AWS API Call via CloudTrail"
@@ -58,13 +59,6 @@ PLATFORM_SOURCES = {
 ALERT_EVENTS = ["failed", "quality_breached"]
 
 
-def suppress(resource: cdk.CfnResource, *checks: tuple[str, str]) -> None:
-    """Justified checkov suppressions, kept in the template's metadata next to the resource."""
-    resource.add_metadata(
-        "checkov", {"skip": [{"id": check, "comment": why} for check, why in checks]}
-    )
-
-
 class MonitoringStack(cdk.Stack):
     def __init__(
         self,
@@ -89,7 +83,9 @@ class MonitoringStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.DESTROY,
             pending_window=cdk.Duration.days(7),
         )
-        self.key.grant(iam.ServicePrincipal("events.amazonaws.com"), "kms:GenerateDataKey*", "kms:Decrypt")
+        self.key.grant(
+            iam.ServicePrincipal("events.amazonaws.com"), "kms:GenerateDataKey*", "kms:Decrypt"
+        )
         self.topic = sns.Topic(
             self,
             "Alerts",
@@ -133,8 +129,12 @@ class MonitoringStack(cdk.Stack):
         self.archiver = self._archiver(config, events_bucket, lambda_code)
         self.trail = self._trail(config, lake, access_logs)
         self.rules = self._rules(config, lake)
-        cdk.CfnOutput(self, "AlertTopicArn", value=self.topic.topic_arn,
-                      description="BREWLAKE_ALERT_SNS_TOPIC_ARN")
+        cdk.CfnOutput(
+            self,
+            "AlertTopicArn",
+            value=self.topic.topic_arn,
+            description="BREWLAKE_ALERT_SNS_TOPIC_ARN",
+        )
         cdk.CfnOutput(self, "AlertQueueUrl", value=self.queue.queue_url)
 
     def _archiver(self, config: DeployConfig, bucket: s3.IBucket, code: Path) -> lambda_.Function:
@@ -145,6 +145,7 @@ class MonitoringStack(cdk.Stack):
             retention=logs.RetentionDays.THREE_MONTHS,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
+        suppress(log_group, LOG_GROUP_KMS)
         role = iam.Role(
             self,
             "ArchiverRole",
@@ -192,7 +193,7 @@ class MonitoringStack(cdk.Stack):
             )
         )
         suppress(
-            function.node.default_child,
+            function,
             ("CKV_AWS_116", "SQS-triggered: failed messages go to the queue's own DLQ"),
             ("CKV_AWS_117", "Reaches only S3 and SQS through AWS endpoints; no VPC resources"),
             ("CKV_AWS_173", "Environment holds a bucket name and a log format, no secrets"),
@@ -235,10 +236,16 @@ class MonitoringStack(cdk.Stack):
             include_management_events=False,
         )
         suppress(
-            trail.node.default_child,
-            ("CKV_AWS_35", "SSE-S3 on the trail bucket; a KMS key would add cost, not access control"),
+            trail,
+            (
+                "CKV_AWS_35",
+                "SSE-S3 on the trail bucket; a KMS key would add cost, not access control",
+            ),
             ("CKV_AWS_67", "Single-region by design: brewlake runs in one region"),
-            ("CKV_AWS_252", "No SNS per log file: the rules forward what matters to the alert topic"),
+            (
+                "CKV_AWS_252",
+                "No SNS per log file: the rules forward what matters to the alert topic",
+            ),
         )
         return trail
 
@@ -272,9 +279,7 @@ class MonitoringStack(cdk.Stack):
                 event_pattern=events.EventPattern(
                     source=list(PLATFORM_SOURCES),
                     detail_type=[CLOUDTRAIL_API_CALL],
-                    detail={
-                        "eventName": sorted({n for v in PLATFORM_SOURCES.values() for n in v})
-                    },
+                    detail={"eventName": sorted({n for v in PLATFORM_SOURCES.values() for n in v})},
                 ),
                 targets=[target],
             ),

@@ -1,4 +1,4 @@
-"""MWAA: the managed Airflow that runs dags/brewlake_medallion.py with BREWLAKE_DEPLOYMENT=ecs.
+"""MWAA: the managed Airflow that runs dags/brewlake_medallion.py with BREWLAKE_SPARK_BACKEND=ecs.
 
 The source bucket holds `dags/` (the DAG file), `requirements.txt` (deploy/aws/mwaa/) and
 `plugins.zip` (brewlake's own package, on the workers' sys.path); `make aws-deploy` uploads them.
@@ -23,8 +23,10 @@ from brewlake_aws.config import (
     DAGS_PREFIX,
     LAKE_PREFIX,
     PLUGINS_KEY,
-    STARTUP_KEY,
     REQUIREMENTS_KEY,
+    SPARK_CONTAINER,
+    SPARK_LOG_STREAM_PREFIX,
+    STARTUP_KEY,
     DeployConfig,
 )
 
@@ -99,9 +101,7 @@ class OrchestrationStack(cdk.Stack):
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"],
                 not_resources=[f"arn:{self.partition}:kms:*:{self.account}:key/*"],
-                conditions={
-                    "StringLike": {"kms:ViaService": [f"sqs.{self.region}.amazonaws.com"]}
-                },
+                conditions={"StringLike": {"kms:ViaService": [f"sqs.{self.region}.amazonaws.com"]}},
             ),
             # The DAG: run the Spark task, follow it, stop it when Airflow times it out.
             iam.PolicyStatement(
@@ -147,7 +147,22 @@ class OrchestrationStack(cdk.Stack):
             )
         )
         subnets = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
-        spark_subnets = ",".join(subnets.subnet_ids)
+        # What the DAG needs to start the Spark tasks (BREWLAKE_SPARK_BACKEND=ecs).
+        # MWAA hands `brewlake.<name>` options to every component as AIRFLOW__BREWLAKE__<NAME>;
+        # mwaa/startup.sh exports each as BREWLAKE_<NAME>, the variables brewlake reads.
+        self.brewlake_options = {
+            "spark_backend": "ecs",
+            "ecs_cluster": cluster.cluster_name,
+            "ecs_task_definition": task_definition.family,
+            "ecs_container": SPARK_CONTAINER,
+            "ecs_subnets": ",".join(subnets.subnet_ids),
+            "ecs_security_groups": spark_security_group.security_group_id,
+            "ecs_log_group": spark_log_group.log_group_name,
+            "ecs_log_stream_prefix": SPARK_LOG_STREAM_PREFIX,
+            "alert_sns_topic_arn": topic.topic_arn,
+            "lake_root": f"s3a://{lake.bucket_name}/{LAKE_PREFIX}",
+            "log_format": "json",
+        }
         logging = mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty(
             enabled=True, log_level="INFO"
         )
@@ -164,6 +179,7 @@ class OrchestrationStack(cdk.Stack):
             dag_s3_path=DAGS_PREFIX,
             requirements_s3_path=REQUIREMENTS_KEY,
             plugins_s3_path=PLUGINS_KEY,
+            startup_script_s3_path=STARTUP_KEY,
             webserver_access_mode="PRIVATE_ONLY",
             network_configuration=mwaa.CfnEnvironment.NetworkConfigurationProperty(
                 security_group_ids=[security_group.security_group_id],
@@ -178,22 +194,11 @@ class OrchestrationStack(cdk.Stack):
                 ),
                 worker_logs=logging,
             ),
-            airflow_configuration_options={"core.default_timezone": "utc"},
-            # Exports BREWLAKE_DEPLOYMENT=ecs and the BREWLAKE_ECS_* values below on every
-            # Airflow component; `make aws-deploy` renders it from this stack's outputs.
-            startup_script_s3_path=STARTUP_KEY,
+            airflow_configuration_options={
+                "core.default_timezone": "utc",
+                **{f"brewlake.{k}": v for k, v in self.brewlake_options.items()},
+            },
             tags={"brewlake:role": "orchestration"},
         )
-        self.airflow.node.add_dependency(role)
-        self.spark_environment = {
-            "BREWLAKE_DEPLOYMENT": "ecs",
-            "BREWLAKE_ECS_CLUSTER": cluster.cluster_name,
-            "BREWLAKE_ECS_TASK_DEFINITION": task_definition.family,
-            "BREWLAKE_ECS_SUBNETS": spark_subnets,
-            "BREWLAKE_ECS_SECURITY_GROUPS": spark_security_group.security_group_id,
-            "BREWLAKE_ALERT_SNS_TOPIC_ARN": topic.topic_arn,
-        }
         cdk.CfnOutput(self, "EnvironmentName", value=env_name)
         cdk.CfnOutput(self, "ExecutionRoleArn", value=role.role_arn)
-        for name, value in self.spark_environment.items():
-            cdk.CfnOutput(self, name.title().replace("_", ""), value=value, description=name)

@@ -13,6 +13,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from brewlake_aws.checks import suppress
 from brewlake_aws.config import BRONZE_PREFIX, DeployConfig
 
 
@@ -39,6 +40,10 @@ class StorageStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         cdk.Tags.of(self.access_logs).add("brewlake:role", "access-logs")
+        suppress(
+            self.access_logs,
+            ("CKV_AWS_18", "The access-log target itself: logging it would log its own writes"),
+        )
         self.lake = self._bucket(
             "Lake",
             "lake/",
