@@ -1,6 +1,7 @@
-"""The archiver Lambda on what the AWS deployment delivers (deploy/aws, monitoring stack): brewlake
-run events and EventBridge events (CloudTrail, ECS and EMR Serverless job state, MWAA) published to one SNS topic,
-fanned out to SQS, handed to the handler as Lambda's SQS records. On the moto server."""
+"""The archiver Lambda on what the AWS deployment delivers (deploy/aws, monitoring stack):
+brewlake run events and EventBridge events (CloudTrail, ECS and EMR Serverless job state, MWAA)
+published to one SNS topic, fanned out to SQS, handed to the handler as Lambda's SQS records.
+On the moto server."""
 
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ def test_every_event_kind_is_archived_once_under_one_key_layout(s3_settings, tra
     run = stored["a" * 32]
     assert (run["source"], run["detail-type"]) == (RUN_EVENT_SOURCE, RUN_EVENT_DETAIL_TYPE)
     assert (run["layer"], run["event"]) == ("silver", "failed")
-    assert len(aws_client(settings).list_objects_v2(Bucket=settings.s3_bucket)["Contents"]) == len(SAMPLES) + 1
+    listed = aws_client(settings).list_objects_v2(Bucket=settings.s3_bucket)["Contents"]
+    assert len(listed) == len(SAMPLES) + 1
 
 
 def test_a_message_that_is_neither_kind_is_left_for_the_dead_letter_queue(s3_settings, trail):
