@@ -11,7 +11,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(HERE))
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 PREFIX = "brewlake"
 CONTEXT = {"prefix": PREFIX, "region": "eu-west-1", "alert_email": "ops@example.com"}
