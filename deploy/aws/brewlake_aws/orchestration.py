@@ -138,6 +138,13 @@ class OrchestrationStack(cdk.Stack):
         for statement in statements:
             role.add_to_policy(statement)
         topic.grant_publish(role)
+        # What MWAA's documented execution role reads account-wide: these APIs take no resource.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:DescribeLogGroups", "s3:GetAccountPublicAccessBlock"],
+                resources=["*"],
+            )
+        )
         # CloudWatch metrics accept no resource but "*": scoped to MWAA's namespace instead.
         role.add_to_policy(
             iam.PolicyStatement(

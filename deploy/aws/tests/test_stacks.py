@@ -167,6 +167,13 @@ def statements(template) -> list[dict]:
     return found
 
 
+NO_RESOURCE_ACTIONS = (
+    ["ecr:GetAuthorizationToken"],
+    ["logs:DescribeLogGroups", "s3:GetAccountPublicAccessBlock"],
+    ["cloudwatch:PutMetricData"],
+)
+
+
 def as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
@@ -179,11 +186,10 @@ def test_no_wildcard_action_on_a_wildcard_resource(templates, stack):
         assert "*" not in actions, statement
         assert not any(a.endswith(":*") for a in actions if "*" in resources_), statement
         if "*" in resources_:
-            # The two APIs that take no resource: ECR's login token (the task's image pull),
-            # and CloudWatch metrics, scoped by their namespace instead.
-            assert actions in (["ecr:GetAuthorizationToken"], ["cloudwatch:PutMetricData"]), (
-                statement
-            )
+            # The APIs that take no resource: ECR's login token (the task's image pull), the two
+            # account-wide reads of MWAA's documented execution role, and CloudWatch metrics,
+            # scoped by their namespace instead.
+            assert actions in NO_RESOURCE_ACTIONS, statement
             if actions == ["cloudwatch:PutMetricData"]:
                 assert statement["Condition"] == {
                     "StringEquals": {"cloudwatch:namespace": "AmazonMWAA"}
