@@ -4,8 +4,9 @@
   (write) of the lake bucket; CloudTrail hands both to EventBridge's default bus.
 - EventBridge rules, each targeting the alert topic, each event forwarded as it is:
   the lake's writes and deletes and its bucket-configuration changes (CloudTrail), API calls that
-  change the MWAA environment or the Spark cluster (CloudTrail), and every Spark task that stopped
-  (ECS Task State Change). Airflow's task outcomes reach the same topic from the DAG's callbacks
+  change the MWAA environment or the Spark cluster (CloudTrail), the MWAA environment's status
+  changes (MWAA Environment Status Change), and every Spark task that stopped (ECS Task State
+  Change). Airflow's task outcomes reach the same topic from the DAG's callbacks
   as brewlake run events (`BREWLAKE_ALERT_SNS_TOPIC_ARN`).
 - SNS topic (KMS-encrypted) -> SQS queue (dead-letter queue after 5 receives) -> the archiver
   Lambda (`brewlake.ops.lambda_handler.handler`, partial-batch responses) -> the events bucket.
@@ -292,6 +293,17 @@ class MonitoringStack(cdk.Stack):
                     source=["aws.ecs"],
                     detail_type=["ECS Task State Change"],
                     detail={"clusterArn": [cluster_arn], "lastStatus": ["STOPPED"]},
+                ),
+                targets=[target],
+            ),
+            events.Rule(
+                self,
+                "AirflowStatus",
+                rule_name=config.name("airflow-status"),
+                description="MWAA: the environment's status changes (e.g. UPDATE_FAILED)",
+                event_pattern=events.EventPattern(
+                    source=["aws.airflow"],
+                    detail_type=["MWAA Environment Status Change"],
                 ),
                 targets=[target],
             ),

@@ -95,6 +95,11 @@ def test_rules_forward_trail_and_task_events_to_the_alert_topic(templates):
         "brewlake-lake-changes",
         "brewlake-platform-changes",
         "brewlake-spark-task-stopped",
+        "brewlake-airflow-status",
+    }
+    assert patterns["brewlake-airflow-status"] == {
+        "source": ["aws.airflow"],
+        "detail-type": ["MWAA Environment Status Change"],
     }
     lake = patterns["brewlake-lake-changes"]
     assert lake["detail-type"] == ["AWS API Call via CloudTrail"]
