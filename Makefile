@@ -8,7 +8,8 @@ POM := conf/jars.pom.xml
 export JAVA_HOME ?= $(firstword $(wildcard /usr/lib/jvm/java-17-openjdk-*))
 PYTEST_ARGS ?=
 
-.PHONY: setup jars test test-fast lint demo airflow cluster bench bench-quick clean constraints
+.PHONY: setup jars test test-fast lint demo airflow cluster bench bench-quick clean constraints \
+	aws-setup aws-synth aws-test aws-deploy
 
 setup: $(VENV)/.installed $(JARS_DIR)/.fetched ## venv + pinned packages + Spark jars (no-op when done)
 
@@ -24,8 +25,9 @@ $(JARS_DIR)/.fetched: $(POM)
 	    -DincludeScope=runtime -DoutputDirectory=$(abspath $(JARS_DIR))
 	@touch $@
 
-test: setup ## the whole suite, as CI runs it
+test: setup aws-setup ## the whole suite, as CI runs it
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory aws-test
 
 test-fast: setup ## unit tests only (no services, no slow end-to-end)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
@@ -52,5 +54,28 @@ bench: setup
 bench-quick: setup
 	$(BIN)/python -m benchmarks.run --quick
 
+# ---- the AWS deployment (deploy/aws, docs/deploy-aws.md): its own venv, as checkov's pins
+# conflict with Airflow's (tabulate).
+AWS_VENV := .venv-aws
+AWS_DIR := deploy/aws
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+aws-setup: $(AWS_VENV)/.installed ## CDK, cfn-lint, checkov in .venv-aws
+$(AWS_VENV)/.installed: $(AWS_DIR)/requirements.txt $(AWS_DIR)/requirements.lock
+	@test -x $(AWS_VENV)/bin/python || $(PYTHON) -m venv $(AWS_VENV)
+	$(AWS_VENV)/bin/pip install --quiet --upgrade "pip>=24"
+	$(AWS_VENV)/bin/pip install --quiet -c $(AWS_DIR)/requirements.lock -r $(AWS_DIR)/requirements.txt
+	@touch $@
+
+aws-synth: aws-setup ## CloudFormation templates into deploy/aws/cdk.out (offline, no account)
+	cd $(AWS_DIR) && ../../$(AWS_VENV)/bin/python app.py
+	@ls $(AWS_DIR)/cdk.out/*.template.json
+
+aws-test: aws-setup ## the synthesised templates: CDK assertions, cfn-lint, checkov
+	cd $(AWS_DIR) && ../../$(AWS_VENV)/bin/python -m pytest -p no:cacheprovider tests $(PYTEST_ARGS)
+
+aws-deploy: aws-setup ## cdk deploy every stack, push the image, upload MWAA's source (needs an account)
+	$(AWS_DIR)/deploy.sh $(CDK_ARGS)
+
 clean:
-	rm -rf $(VENV) $(JARS_DIR) lake .airflow spark-warehouse
+	rm -rf $(VENV) $(JARS_DIR) lake .airflow spark-warehouse $(AWS_VENV) $(AWS_DIR)/cdk.out $(AWS_DIR)/build

@@ -17,24 +17,33 @@ Open Brewery DB → **bronze** (immutable raw batch) → **silver** (`silver.bre
   fails for good fails the run and `on_failure_callback` publishes a `failed` event (log, SNS,
   webhook). The last task publishes `succeeded`.
 - Outlets: other DAGs can schedule on `Asset("gold.brewery_counts")`.
+- Deployment switch `BREWLAKE_SPARK_BACKEND` (read at parse time, environment only):
+  `spark-submit` (default, as above) or `ecs`: each task runs the same `brewlake <layer> --date`
+  as an ECS Fargate task of the project image (`EcsRunTaskOperator`; `BREWLAKE_ECS_*`, see
+  docs/deploy-aws.md). Layer code is the same either way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import Asset, dag
 
 from brewlake.airflow.hooks import (
+    ECS,
     MACROS,
+    RETRY_BACKOFF,
     RETRY_POLICY,
     SPARK_CONN_ID,
+    ecs_run_task_args,
     job_path,
     on_pipeline_success,
     on_task_failure,
     on_task_retry,
+    spark_backend,
 )
+
+SPARK_BACKEND = spark_backend()
 
 BRONZE_BATCH = Asset(name="bronze.breweries", uri="x-brewlake://bronze/breweries")
 SILVER_BREWERIES = Asset(name="silver.breweries", uri="x-brewlake://silver/breweries")
@@ -44,8 +53,8 @@ DEFAULT_ARGS = {
     "owner": "brewlake",
     "retries": 2,
     "retry_delay": dt.timedelta(minutes=2),
-    # Airflow 3: a multiplier (2.0 doubles the delay each try); `True` would mean 1.0, no backoff.
-    "retry_exponential_backoff": 2.0,
+    # Doubling: 2.0 on Airflow 3.3 (a multiplier), `True` on MWAA's 3.0.6 (see hooks).
+    "retry_exponential_backoff": RETRY_BACKOFF,
     "max_retry_delay": dt.timedelta(minutes=30),
     # Configuration errors fail at once; every other failure takes the retries above.
     "retry_policy": RETRY_POLICY,
@@ -55,7 +64,16 @@ DEFAULT_ARGS = {
 }
 
 
-def layer_task(layer: str, outlet: Asset, **kwargs) -> SparkSubmitOperator:
+def layer_task(layer: str, outlet: Asset, **kwargs):
+    if SPARK_BACKEND == ECS:
+        from airflow.providers.amazon.aws.operators.ecs import EcsRunTaskOperator
+
+        return EcsRunTaskOperator(
+            task_id=layer, outlets=[outlet], **ecs_run_task_args(layer), **kwargs
+        )
+    # Imported per backend: MWAA has no Spark provider, the local setup no need of the Amazon one.
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
     return SparkSubmitOperator(
         task_id=layer,
         conn_id=SPARK_CONN_ID,

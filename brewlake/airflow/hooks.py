@@ -16,10 +16,21 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryDecision, RetryRule
-
 from brewlake.config import PROJECT_ROOT, Settings
 from brewlake.errors import ConfigError, SetupError, first_line
+
+try:
+    from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryDecision, RetryRule
+except ImportError:  # Airflow < 3.3 (MWAA's 3.0.6): no retry policies, every failure is retried
+    ExceptionRetryPolicy = object  # type: ignore[assignment,misc]
+    HAS_RETRY_POLICY = False
+else:
+    HAS_RETRY_POLICY = True
+
+# `retry_exponential_backoff`: a multiplier on the task SDK that has retry policies (2.0 doubles the
+# delay each try; `True` would mean 1.0, no backoff); the older SDK (MWAA's 3.0.6) type-checks it as
+# a bool, where `True` doubles.
+RETRY_BACKOFF: float | bool = 2.0 if HAS_RETRY_POLICY else True
 
 LAYERS = ("bronze", "silver", "gold")
 # The Airflow connection every layer submits through; AIRFLOW_CONN_BREWLAKE_SPARK provides it.
@@ -117,10 +128,93 @@ def spark_submit_env() -> dict[str, str]:
     return {"BREWLAKE_SPARK_MASTER": master}
 
 
+# ---- the deployment switch: where the three layer jobs run
+
+SPARK_SUBMIT, ECS = "spark-submit", "ecs"
+SPARK_BACKENDS = (SPARK_SUBMIT, ECS)
+ECS_CONTAINER = "brewlake"
+
+
+def deployment_setting(name: str, default: str | None = "", env: Mapping[str, str] | None = None):
+    """`BREWLAKE_<name>`, else `AIRFLOW__BREWLAKE__<name>` (an MWAA configuration option
+    `brewlake.<name>` as workers see it), else `default`. The environment only: no file is read."""
+    env = os.environ if env is None else env
+    return env.get(f"BREWLAKE_{name}") or env.get(f"AIRFLOW__BREWLAKE__{name}") or default
+
+
+def spark_backend(env: Mapping[str, str] | None = None) -> str:
+    """`spark-submit` (default: the `brewlake_spark` connection) or `ecs` (one ECS task of the
+    project image per layer, as deploy/aws sets up). Read when the DAG is parsed."""
+    value = str(deployment_setting("SPARK_BACKEND", SPARK_SUBMIT, env)).strip().lower()
+    if value not in SPARK_BACKENDS:
+        raise ConfigError(
+            f"BREWLAKE_SPARK_BACKEND={value!r}: expected one of {', '.join(SPARK_BACKENDS)}"
+        )
+    return value
+
+
+def ecs_setting(name: str, default: str | None = None) -> str:
+    """`BREWLAKE_ECS_<name>` when a task renders its templates; required unless `default`."""
+    value = deployment_setting(f"ECS_{name}", default)
+    if value is None:
+        raise ConfigError(
+            f"BREWLAKE_ECS_{name} is not set: the ecs backend needs it "
+            f"(or the MWAA option brewlake.ecs_{name.lower()}); see docs/deploy-aws.md"
+        )
+    return value
+
+
+def _ids(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def ecs_network() -> dict[str, Any]:
+    """`awsvpcConfiguration` for a Fargate task in the deployment's private subnets."""
+    config: dict[str, Any] = {
+        "subnets": _ids(ecs_setting("SUBNETS")),
+        "assignPublicIp": "DISABLED",
+    }
+    if groups := _ids(ecs_setting("SECURITY_GROUPS", "")):
+        config["securityGroups"] = groups
+    return {"awsvpcConfiguration": config}
+
+
+def ecs_overrides(layer: str, ds: str) -> dict[str, Any]:
+    """The container command: the same `brewlake <layer> --date <ds>` a local run uses."""
+    if layer not in LAYERS:
+        raise ValueError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
+    container = ecs_setting("CONTAINER", ECS_CONTAINER)
+    command = ["brewlake", layer, "--date", ds]
+    return {"containerOverrides": [{"name": container, "command": command}]}
+
+
+def ecs_run_task_args(layer: str) -> dict[str, Any]:
+    """EcsRunTaskOperator arguments for `layer`: templates only, rendered when the task runs."""
+    job_path(layer)  # the same check of the layer name
+    return {
+        "cluster": "{{ brewlake_ecs('CLUSTER') }}",
+        "task_definition": "{{ brewlake_ecs('TASK_DEFINITION') }}",
+        "launch_type": "FARGATE",
+        "platform_version": "LATEST",
+        "overrides": "{{ brewlake_ecs_overrides('" + layer + "', ds) }}",
+        "network_configuration": "{{ brewlake_ecs_network() }}",
+        "container_name": "{{ brewlake_ecs('CONTAINER', '" + ECS_CONTAINER + "') }}",
+        # The container's CloudWatch log, copied into the task log (empty: not fetched).
+        "awslogs_group": "{{ brewlake_ecs('LOG_GROUP', '') }}",
+        "awslogs_stream_prefix": "{{ brewlake_ecs('LOG_STREAM_PREFIX', 'layer') }}",
+        "propagate_tags": "TASK_DEFINITION",
+        # The worker's own credentials (the MWAA execution role), no Airflow connection.
+        "aws_conn_id": None,
+    }
+
+
 MACROS = {
     "brewlake_spark_jars": spark_jars,
     "brewlake_spark_conf": spark_submit_conf,
     "brewlake_spark_env": spark_submit_env,
+    "brewlake_ecs": ecs_setting,
+    "brewlake_ecs_network": ecs_network,
+    "brewlake_ecs_overrides": ecs_overrides,
 }
 
 
@@ -167,7 +261,7 @@ class FailFastOnConfigErrors(ExceptionRetryPolicy):
         return RetryDecision.default()
 
 
-RETRY_POLICY = FailFastOnConfigErrors()
+RETRY_POLICY = FailFastOnConfigErrors() if HAS_RETRY_POLICY else None
 
 
 # ---- callbacks

@@ -9,6 +9,12 @@ stores each event as `<lake>/<events_prefix>/dt=YYYY-MM-DD/<event_id>.json` (`--
 for the lake; `BREWLAKE_EVENTS_PREFIX=s3://bucket/prefix` is the archive's own place:
 `s3://bucket/prefix/dt=…/<event_id>.json`); `brewlake.ops.lambda_handler` runs the same archiver
 for an SQS-triggered Lambda.
+
+The archive takes what the AWS deployment (deploy/aws) sends to the alert topic besides brewlake's
+own run events: EventBridge events (CloudTrail API calls on the lake, MWAA environment and ECS/EMR
+job state changes). Every stored record keeps `source` and `detail-type` (`brewlake` /
+`brewlake Run Event` for run events) and is keyed by its id: the run event's `event_id`, the
+EventBridge event's `id`, dated by `emitted_at` / `time`.
 """
 
 from __future__ import annotations
@@ -159,17 +165,41 @@ class ArchiveReport:
         return asdict(self)
 
 
+# What the archive keeps for a brewlake run event, in EventBridge's own terms, so one listing of
+# the archive tells run events, CloudTrail calls and MWAA/EMR state changes apart.
+RUN_EVENT_SOURCE = "brewlake"
+RUN_EVENT_DETAIL_TYPE = "brewlake Run Event"
+_EVENTBRIDGE_FIELDS = ("id", "source", "detail-type", "time", "detail")
+
+
+def is_eventbridge_event(payload: dict[str, Any]) -> bool:
+    """An EventBridge event (CloudTrail via EventBridge, MWAA, EMR Serverless …), as a rule's SNS
+    target delivers it: `id`, `source`, `detail-type`, `time` and `detail` at the top level."""
+    return all(name in payload for name in _EVENTBRIDGE_FIELDS)
+
+
+def archived_form(payload: dict[str, Any]) -> dict[str, Any]:
+    """The record the archive stores: the event as it came, plus `event_id`/`emitted_at` (the key
+    and its date) and `source`/`detail-type` for either kind."""
+    if is_eventbridge_event(payload):
+        return {**payload, "event_id": str(payload["id"]), "emitted_at": payload["time"]}
+    if not payload.get("event_id"):
+        raise InvalidMessage("no event_id in message (neither a run event nor an EventBridge one)")
+    return {"source": RUN_EVENT_SOURCE, "detail-type": RUN_EVENT_DETAIL_TYPE, **payload}
+
+
 def parse_message(body: str) -> dict[str, Any]:
-    """The run event in an SQS body: an SNS envelope (`Message`) or, with raw delivery, itself."""
+    """The event in an SQS body: an SNS envelope (`Message`) or, with raw delivery, itself; a
+    brewlake run event or an EventBridge event, in its archived form (`archived_form`)."""
     try:
         payload = json.loads(body)
         if isinstance(payload, dict) and payload.get("Type") == "Notification":
             payload = json.loads(payload["Message"])
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidMessage(f"not a JSON run event: {exc}") from None
-    if not isinstance(payload, dict) or not payload.get("event_id"):
+    if not isinstance(payload, dict):
         raise InvalidMessage("no event_id in message")
-    return payload
+    return archived_form(payload)
 
 
 def event_date(event: dict[str, Any]) -> str:
