@@ -28,6 +28,8 @@ def build_app(app: cdk.App | None = None, lambda_code: Path | None = None) -> cd
     app = app or cdk.App()
     # Server access logs are granted by a bucket policy, not the legacy LogDeliveryWrite ACL.
     app.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
+    # Cross-stack references are exports: a consumer keeps its producer's value from vanishing.
+    app.node.set_context("@aws-cdk/core:defaultCrossStackReferences", "strong")
     config = DeployConfig.from_context(app)
     code = lambda_code or (DEFAULT_OUT if (DEFAULT_OUT / "brewlake").is_dir() else build())
     env = config.env

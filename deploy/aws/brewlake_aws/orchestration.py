@@ -26,6 +26,7 @@ from brewlake_aws.config import (
     REQUIREMENTS_KEY,
     SPARK_CONTAINER,
     SPARK_LOG_STREAM_PREFIX,
+    SPARK_TASK_FAMILY,
     STARTUP_KEY,
     DeployConfig,
 )
@@ -104,9 +105,17 @@ class OrchestrationStack(cdk.Stack):
                 conditions={"StringLike": {"kms:ViaService": [f"sqs.{self.region}.amazonaws.com"]}},
             ),
             # The DAG: run the Spark task, follow it, stop it when Airflow times it out.
+            # Any revision of the family: a new image makes a new revision, and an ARN with a
+            # revision imported from the compute stack would block that stack's update.
             iam.PolicyStatement(
                 actions=["ecs:RunTask"],
-                resources=[task_definition.task_definition_arn],
+                resources=[
+                    self.format_arn(
+                        service="ecs",
+                        resource="task-definition",
+                        resource_name=f"{config.name(SPARK_TASK_FAMILY)}:*",
+                    )
+                ],
                 conditions={"ArnEquals": {"ecs:cluster": cluster.cluster_arn}},
             ),
             iam.PolicyStatement(
@@ -160,7 +169,7 @@ class OrchestrationStack(cdk.Stack):
         self.brewlake_options = {
             "spark_backend": "ecs",
             "ecs_cluster": cluster.cluster_name,
-            "ecs_task_definition": task_definition.family,
+            "ecs_task_definition": config.name(SPARK_TASK_FAMILY),
             "ecs_container": SPARK_CONTAINER,
             "ecs_subnets": ",".join(subnets.subnet_ids),
             "ecs_security_groups": spark_security_group.security_group_id,

@@ -266,7 +266,10 @@ def test_mwaa_environment_runs_the_dag_against_ecs(templates):
     assert "ExportsOutputRefAlerts" in refs(options["brewlake.alert_sns_topic_arn"])
     # The execution role may run exactly the Spark task definition, in its cluster.
     [run_task] = [s for s in statements(orchestration) if s["Action"] == "ecs:RunTask"]
-    assert "ExportsOutputRefSparkJob" in refs(run_task["Resource"])
+    # Any revision of the family, by name: no import of a revision-specific ARN.
+    assert ":task-definition/brewlake-spark-job:*" in refs(run_task["Resource"])
+    assert "ExportsOutput" not in refs(run_task["Resource"])
+    assert options["brewlake.ecs_task_definition"] == "brewlake-spark-job"
     assert "ecs:cluster" in refs(run_task["Condition"])
     [pass_role] = [s for s in statements(orchestration) if s["Action"] == "iam:PassRole"]
     assert pass_role["Condition"] == {
