@@ -139,9 +139,17 @@ def figure_by_country(doc: dict[str, Any]) -> go.Figure:
             "type": "log",
             "title": "active breweries (log scale)",
             "dtick": 1,
-            "range": [-0.1, math.log10(max(largest, 1)) + 0.35],
+            "range": [-0.1, math.log10(max(largest, 1)) + 0.6],
         },
     )
+
+
+def map_range(values: list[float], inhabited: tuple[float, float], limit: float) -> list[float]:
+    """The `inhabited` span, widened to every value (swapped coordinates land far south), within
+    ±`limit`."""
+    low = min([inhabited[0], *(v - 3 for v in values)])
+    high = max([inhabited[1], *(v + 3 for v in values)])
+    return [max(low, -limit), min(high, limit)]
 
 
 def figure_map(doc: dict[str, Any]) -> go.Figure:
@@ -187,10 +195,15 @@ def figure_map(doc: dict[str, Any]) -> go.Figure:
     return _layout(
         fig,
         520,
-        xaxis={"title": "longitude", "range": [-180, 180], "dtick": 30, "zeroline": False},
+        xaxis={
+            "title": "longitude",
+            "range": map_range([p["longitude"] for p in points], (-180, 180), 180),
+            "dtick": 30,
+            "zeroline": False,
+        },
         yaxis={
             "title": "latitude",
-            "range": [-60, 80],
+            "range": map_range([p["latitude"] for p in points], (-60, 80), 90),
             "dtick": 20,
             "zeroline": False,
             "scaleanchor": "x",
@@ -434,7 +447,9 @@ def section_checks(doc: dict[str, Any]) -> str:
         return '<p class="empty">No quality checks recorded in ops.quality_checks yet.</p>'
 
     def num(v: Any) -> str:
-        return "–" if v is None else f"{v:,.4g}"
+        if v is None:
+            return "–"
+        return f"{int(v):,}" if float(v).is_integer() else f"{v:,.4g}"
 
     cells = [
         [

@@ -148,3 +148,9 @@ def test_embedded_json_cannot_close_its_script_element():
     text = page._embedded(doc)
     assert text.count("</script>") == 1
     assert embedded_data(text) == doc
+
+
+def test_the_map_spans_the_inhabited_world_and_every_point():
+    assert page.map_range([10.0, 20.0], (-60, 80), 90) == [-60, 80]
+    assert page.map_range([-88.5, 20.0], (-60, 80), 90) == [-90, 80]
+    assert page.map_range([], (-180, 180), 180) == [-180, 180]
