@@ -208,7 +208,8 @@ def end_to_end(work: Path, quick: bool) -> dict[str, Any]:
     with serve_api(data) as url:
         lake = work / "lake-1"
         env = _env(BREWLAKE_LAKE_ROOT=str(lake), BREWLAKE_API_URL=url)
-        out["jvm_start"] = {**_jvm_start(env), "load_average": load_average()}
+        load = load_average()
+        out["jvm_start"] = {**_jvm_start(env), "load_average": load}
 
         colds = [_run_cold(work, url, n) for n in (1, 2, 3)]
         out["brewlake_run_cold"] = {
