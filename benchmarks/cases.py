@@ -304,15 +304,25 @@ def end_to_end(work: Path, quick: bool) -> dict[str, Any]:
 
 def land_batch(settings, records: list[dict[str, Any]], day: dt.date, per_page: int = 200) -> None:
     """Land records as one complete bronze batch, paged like the API (not measured)."""
+    land_batches(settings, [records], day, per_page)
+
+
+def land_batches(settings, chunks, day: dt.date, per_page: int = 200) -> None:
+    """Land an iterable of record lists as one complete bronze batch, paged like the API, one
+    chunk in memory at a time (each chunk a multiple of `per_page` but the last)."""
     from brewlake.batches import BatchWriter
     from brewlake.lake import Lake
     from brewlake.storage import open_store
 
     writer = BatchWriter(open_store(settings), Lake(settings), day)
-    for page, start in enumerate(range(0, len(records), per_page), start=1):
-        chunk = records[start : start + per_page]
-        writer.write_page(page, json.dumps(chunk, ensure_ascii=False).encode(), len(chunk))
-    writer.commit(source_url="benchmark", api_meta={"total": len(records)})
+    page, total = 0, 0
+    for records in chunks:
+        for start in range(0, len(records), per_page):
+            chunk = records[start : start + per_page]
+            page += 1
+            writer.write_page(page, json.dumps(chunk, ensure_ascii=False).encode(), len(chunk))
+        total += len(records)
+    writer.commit(source_url="benchmark", api_meta={"total": total})
 
 
 def _silver_gold(spark, settings, day: dt.date) -> dict[str, Any]:
