@@ -33,6 +33,7 @@ from brewlake.catalog import (
     SILVER_LOCATIONS,
     SILVER_QUARANTINE,
     register_table,
+    table_version,
 )
 from brewlake.config import Settings
 from brewlake.errors import ConfigError, QualityBreach
@@ -436,7 +437,7 @@ def write_batch(
         spark,
         run.locations[SILVER_APPLIED_BATCHES],
         marker,
-        breweries_version=delta.version(spark, breweries),
+        breweries_version=table_version(spark, run.settings, SILVER_BREWERIES),
         logical_date=run.logical_date,
         applied_at=pending.started,
     )
@@ -571,7 +572,7 @@ def _run(
     lake = Lake(settings)
     locations = {t: lake.table_location(t) for t in SILVER_TABLES}
     result = LayerResult(layer="silver")
-    before = {t: delta.version(spark, loc) for t, loc in locations.items()}
+    before = {t: table_version(spark, settings, t) for t in locations}
     _ensure_tables(spark, settings, locations)
     high_water = _high_water(
         spark, settings, locations, logical_date, rebuild=getattr(args, "rebuild", False)
@@ -587,7 +588,7 @@ def _run(
             previous = batch.ingest_date
     finally:
         result.table_versions = {
-            str(t): (before[t], delta.version(spark, loc)) for t, loc in locations.items()
+            str(t): (before[t], table_version(spark, settings, t)) for t in locations
         }
     result.details["already_applied"] = skipped
     if not pending:
