@@ -92,11 +92,16 @@ def execute_layer(
     *,
     spark: Any = None,
     run_id: str | None = None,
+    buffer_ops: bool = False,
 ) -> LayerResult:
-    """Run one layer under monitoring; the single place a layer run is timed and recorded."""
+    """Run one layer under monitoring; the single place a layer run is timed and recorded.
+
+    `buffer_ops`: the run's ops rows go to the lake buffer even with a session at hand (the
+    caller ingests the buffer once, after several layers: fewer small Delta commits)."""
     from brewlake.ops.monitor import track
 
-    with track(settings, layer, logical_date, spark=spark, run_id=run_id) as tracker:
+    ops_spark = None if buffer_ops else spark
+    with track(settings, layer, logical_date, spark=ops_spark, run_id=run_id) as tracker:
         t0 = time.monotonic()
         result = run_fn(spark, settings, logical_date, args)
         result.seconds = time.monotonic() - t0

@@ -75,7 +75,28 @@ def run_pipeline(
     another run has it)."""
     with writer_lock_for(settings, "brewlake run", [layer for layer, _ in layers]):
         session = _LazySession(settings, spark)
-        return _run_layers(settings, logical_date, session, layers, verbose)
+        try:
+            return _run_layers(settings, logical_date, session, layers, verbose)
+        finally:
+            _ingest_ops_rows(settings, session.spark)
+
+
+def _ingest_ops_rows(settings: Settings, spark: Any) -> None:
+    """The layers' ops rows were buffered in the lake: ingest them in one append per ops table
+    (instead of two commits per layer), when the run had a session at all. Never raises: the
+    buffer stays for the next run."""
+    if spark is None:
+        return
+    from brewlake.ops.tables import flush_pending
+
+    try:
+        flush_pending(spark, settings)
+    except Exception as exc:
+        from brewlake.log import get_logger
+
+        get_logger(__name__).warning(
+            "ops.pending_not_ingested", error_class=type(exc).__name__, error=first_line(exc)
+        )
 
 
 class _LazySession:
@@ -109,7 +130,9 @@ def _run_layers(
             run_fn = plan_without_spark(plan, settings, logical_date, args)
             spark = None if run_fn is not None else session.get()
             run_fn = run_fn or module.run
-            result = execute_layer(layer, run_fn, settings, logical_date, args, spark=spark)
+            result = execute_layer(
+                layer, run_fn, settings, logical_date, args, spark=spark, buffer_ops=True
+            )
         except Exception as exc:
             if verbose:
                 raise
