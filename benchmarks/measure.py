@@ -102,6 +102,20 @@ def repeat(fn: Callable[[], dict[str, Any]], runs: int, warmup: int = 1) -> dict
     }
 
 
+def spread(samples: list[float]) -> dict[str, float]:
+    """min / median / max of a few measured seconds."""
+    return {
+        "min": round(min(samples), 3),
+        "median": round(statistics.median(samples), 3),
+        "max": round(max(samples), 3),
+    }
+
+
+def load_average() -> list[float]:
+    """The 1/5/15-minute load averages: how busy the (shared) machine was around a figure."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def delta_file_actions(table_path: str | Path, after_version: int | None) -> dict[str, int]:
     """File actions of the commits after `after_version` (None: all commits).
 

@@ -122,8 +122,14 @@ def register_catalog(spark: SparkSession, settings: Settings) -> list[TableRef]:
 
 
 def table_version(spark: SparkSession, settings: Settings, table: TableRef) -> int | None:
-    """The latest committed Delta version of `table`, or None when it does not exist yet."""
-    return delta.version(spark, Lake(settings).table_location(table))
+    """The latest committed Delta version of `table`, or None when it does not exist yet.
+
+    Read from a listing of the table's log (no Spark job: a layer asks this of every table it
+    writes, before and after)."""
+    from brewlake.storage import open_store
+
+    head = delta.head_commit(open_store(settings), Lake(settings).key(table.database, table.name))
+    return None if head is None else head[0]
 
 
 def existing_tables(settings: Settings) -> list[TableRef]:

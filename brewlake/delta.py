@@ -47,6 +47,34 @@ def has_log(store: ObjectStore, table_key: str) -> bool:
     return any(key.endswith(".json") for key in store.list(f"{table_key}/{LOG_DIR}/"))
 
 
+def head_commit(store: ObjectStore, table_key: str) -> tuple[int, dict[str, Any]] | None:
+    """(version, commitInfo) of the newest commit under `table_key`, from the log's JSON files
+    (no Spark: a listing and one read); None without a table. For decisions taken before a
+    session starts; the newest commit is always a JSON file, whatever was checkpointed."""
+    newest = None
+    for key in store.list(f"{table_key}/{LOG_DIR}/"):
+        name = key.rsplit("/", 1)[-1]
+        stem = name[: -len(".json")] if name.endswith(".json") else ""
+        if stem.isdigit() and (newest is None or int(stem) > newest[0]):
+            newest = (int(stem), key)
+    if newest is None:
+        return None
+    return newest[0], _commit_info(store.get(newest[1]))
+
+
+def commit_info(store: ObjectStore, table_key: str, version: int) -> dict[str, Any]:
+    """The commitInfo of commit `version` under `table_key` (no Spark; {} when it has none)."""
+    return _commit_info(store.get(f"{table_key}/{LOG_DIR}/{version:020d}.json"))
+
+
+def _commit_info(commit: bytes) -> dict[str, Any]:
+    for line in commit.decode("utf-8").splitlines():
+        action = json.loads(line) if line.strip() else {}
+        if "commitInfo" in action:
+            return action["commitInfo"]
+    return {}
+
+
 def create(
     spark: SparkSession,
     location: str,

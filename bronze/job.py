@@ -51,6 +51,11 @@ def run(spark: Any, settings: Settings, logical_date: dt.date, args: argparse.Na
     )
 
 
+def plan_without_spark(settings: Settings, logical_date: dt.date, args: argparse.Namespace):
+    """Bronze never needs a Spark session (`brewlake run` starts one only for a later layer)."""
+    return run
+
+
 app = command.app()
 
 

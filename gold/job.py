@@ -42,8 +42,9 @@ from brewlake.errors import BrewlakeError, QualityBreach
 from brewlake.lake import Lake, TableRef
 from brewlake.log import get_logger
 from brewlake.parallel import concurrently
-from brewlake.runtime.job import LogicalDate, run_layer_job
+from brewlake.runtime.job import LogicalDate, RunFn, run_layer_job
 from brewlake.runtime.result import LayerResult, QualityCheck
+from brewlake.storage import open_store
 from gold import transforms as gt
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ class PinnedSilver:
     frame: DataFrame
     version: int
     committed_at: str  # UTC, ISO
+    commit_id: str = ""  # the commit's txnId: unique, and readable without Spark
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,12 @@ def pinned_silver(spark: SparkSession, settings: Settings) -> PinnedSilver:
         )
     version = int(commit["version"])
     frame = delta.read(spark, location, version=version)
-    return PinnedSilver(frame, version, commit["timestamp"].isoformat())
+    info = delta.commit_info(open_store(settings), _table_key(SILVER_BREWERIES, settings), version)
+    return PinnedSilver(frame, version, commit["timestamp"].isoformat(), info.get("txnId", ""))
+
+
+def _table_key(table: TableRef, settings: Settings) -> str:
+    return Lake(settings).key(table.database, table.name)
 
 
 def _lineage(silver: PinnedSilver) -> dict[str, Any]:
@@ -130,8 +137,61 @@ def _lineage(silver: PinnedSilver) -> dict[str, Any]:
     return {
         "silver_version": silver.version,
         "silver_committed_at": silver.committed_at,
+        "silver_commit_id": silver.commit_id,
         "gold_logic_version": GOLD_LOGIC_VERSION,
     }
+
+
+def plan_without_spark(
+    settings: Settings, logical_date: dt.date, args: argparse.Namespace
+) -> RunFn | None:
+    """A gold run that needs no Spark session, or None when Spark is needed.
+
+    Decided from the Delta logs alone (a listing and one read per table): when every gold
+    table's newest commit records silver.breweries' newest commit (its version and txnId) and
+    this code's logic version, gold is current and the run writes nothing — as `run` would
+    decide with Spark, without starting it."""
+    if getattr(args, "force", False):
+        return None
+    store = open_store(settings)
+    silver = delta.head_commit(store, _table_key(SILVER_BREWERIES, settings))
+    commit_id = (silver or (None, {}))[1].get("txnId")
+    if not commit_id:
+        return None
+    versions = {}
+    for gold in GOLD_TABLES:
+        head = delta.head_commit(store, _table_key(gold.table, settings))
+        if head is None:
+            return None
+        try:
+            meta = json.loads(head[1].get("userMetadata") or "{}")
+        except ValueError:
+            return None
+        wanted = (silver[0], commit_id, GOLD_LOGIC_VERSION)
+        if (
+            meta.get("silver_version"),
+            meta.get("silver_commit_id"),
+            meta.get("gold_logic_version"),
+        ) != wanted:
+            return None
+        versions[str(gold.table)] = (head[0], head[0])
+
+    def run_unchanged(
+        _spark: object, settings: Settings, logical_date: dt.date, args: argparse.Namespace
+    ) -> LayerResult:
+        log.info("gold.unchanged", silver_version=silver[0], spark=False)
+        result = LayerResult(layer="gold", table_versions=dict(versions))
+        result.details.update(
+            silver_version=silver[0],
+            silver_commit_id=commit_id,
+            gold_logic_version=GOLD_LOGIC_VERSION,
+            logical_date=logical_date.isoformat(),
+            skipped=True,
+            spark=False,
+        )
+        return result
+
+    return run_unchanged
 
 
 def _is_current(spark: SparkSession, settings: Settings, lineage: dict[str, Any]) -> bool:
@@ -318,7 +378,14 @@ def gold_command(
     ] = False,
     verbose: command.Verbose = False,
 ) -> None:
-    code = run_layer_job("gold", run, logical_date=date, verbose=verbose, force=force)
+    code = run_layer_job(
+        "gold",
+        run,
+        logical_date=date,
+        verbose=verbose,
+        without_spark=plan_without_spark,
+        force=force,
+    )
     raise typer.Exit(code)
 
 

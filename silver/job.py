@@ -33,16 +33,18 @@ from brewlake.catalog import (
     SILVER_LOCATIONS,
     SILVER_QUARANTINE,
     register_table,
+    table_version,
 )
 from brewlake.config import Settings
 from brewlake.errors import ConfigError, QualityBreach
 from brewlake.lake import Lake, TableRef
 from brewlake.log import get_logger
 from brewlake.parallel import concurrently
-from brewlake.runtime.job import LogicalDate, run_layer_job
+from brewlake.runtime.job import LogicalDate, RunFn, run_layer_job
 from brewlake.runtime.result import LayerResult, QualityCheck
 from brewlake.storage import open_store
 from silver import merge
+from silver import state as applied_state
 from silver.locations import LocationAliases, canonical_locations, load_aliases, location_rows
 from silver.merge import BatchMarker
 from silver.transforms import (
@@ -274,6 +276,7 @@ def apply_batch(
     marker = batch_marker(batch, counts, actions)
     write_batch(run, pending, changes, marker, actions)
     changes.unpersist()
+    record_state(run, batch, counts.share)
     return BatchOutcome(marker, actions, (check,), profile.unknown_fields)
 
 
@@ -434,11 +437,91 @@ def write_batch(
         spark,
         run.locations[SILVER_APPLIED_BATCHES],
         marker,
-        breweries_version=delta.version(spark, breweries),
+        breweries_version=table_version(spark, run.settings, SILVER_BREWERIES),
         logical_date=run.logical_date,
         applied_at=pending.started,
     )
     log.info("silver.batch_applied", **{k: v for k, v in asdict(marker).items() if k != "reset"})
+
+
+def record_state(run: SilverRun, batch: BatchInfo, quarantine_share: float) -> None:
+    """After the batch's commits and audit row: remember it (`silver.state`), so that a next
+    batch with the same pages is recorded without Spark."""
+    store, lake = open_store(run.settings), Lake(run.settings)
+    version = applied_state.breweries_head(store, lake)
+    if version is None:
+        return
+    state = applied_state.AppliedState.of_batch(
+        batch,
+        breweries_version=version,
+        alias_map_sha256=run.places.fingerprint,
+        quarantine_share=quarantine_share,
+    )
+    applied_state.write(store, lake, state)
+
+
+def plan_without_spark(
+    settings: Settings, logical_date: dt.date, args: argparse.Namespace
+) -> RunFn | None:
+    """A silver run that needs no Spark session, or None when Spark is needed.
+
+    Decided from the manifests alone: when every pending batch's pages (sha256 and record count)
+    equal those of the last applied batch (`silver.state`, still current), applying them would
+    change nothing, so they are recorded as applied in that object and no silver table gets a
+    commit. The batch that was last applied stays the one the next day's diff is taken against
+    (its data is theirs). A rebuild, a stale or missing state, or any differing page: None."""
+    if getattr(args, "rebuild", False):
+        return None
+    store, lake = open_store(settings), Lake(settings)
+    state = applied_state.current(store, lake, load_aliases(settings.conf_dir).fingerprint())
+    if state is None or state.quarantine_share > settings.quarantine_max_share:
+        return None
+    batches = list_batches(store, lake)
+    pending = [b for b in batches if (b.ingest_date, b.batch_id) > state.position]
+    if any(applied_state.page_prints(b.manifest) != state.pages for b in pending):
+        return None
+    skipped = len(batches) - len(pending)
+
+    def run_unchanged(
+        _spark: object, settings: Settings, logical_date: dt.date, args: argparse.Namespace
+    ) -> LayerResult:
+        return record_unchanged(settings, state, pending, skipped)
+
+    return run_unchanged
+
+
+def record_unchanged(
+    settings: Settings, state: applied_state.AppliedState, pending: list[BatchInfo], skipped: int
+) -> LayerResult:
+    """Record `pending` (each a repeat of the batch `state` describes) as applied: the state
+    object moves to each in turn; no table is touched."""
+    store, lake = open_store(settings), Lake(settings)
+    result = LayerResult(layer="silver")
+    for batch in pending:
+        state = state.repeated_by(batch)
+        applied_state.write(store, lake, state)
+        source = state.repeats[-1][2]
+        log.info("silver.batch_unchanged", batch_id=batch.batch_id, same_as=source)
+        result.batch_ids.append(batch.batch_id)
+        result.rows_in += batch.manifest.total_records
+        result.details.setdefault("unchanged", []).append(
+            {"batch_id": batch.batch_id, "same_as": source}
+        )
+    result.details["already_applied"] = skipped
+    result.details["spark"] = False
+    detail = f"{len(pending)} batch(es) equal to the last applied one" if pending else "no batch"
+    result.checks.append(
+        QualityCheck(
+            "quarantine_share",
+            True,
+            state.quarantine_share if pending else 0.0,
+            settings.quarantine_max_share,
+            detail,
+        )
+    )
+    version = state.breweries_version
+    result.table_versions = {str(SILVER_BREWERIES): (version, version)}
+    return result
 
 
 def recover(spark: SparkSession, locations: dict, logical_date: dt.date) -> tuple:
@@ -489,10 +572,10 @@ def _run(
     lake = Lake(settings)
     locations = {t: lake.table_location(t) for t in SILVER_TABLES}
     result = LayerResult(layer="silver")
-    before = {t: delta.version(spark, loc) for t, loc in locations.items()}
+    before = {t: table_version(spark, settings, t) for t in locations}
     _ensure_tables(spark, settings, locations)
     high_water = _high_water(
-        spark, locations, logical_date, rebuild=getattr(args, "rebuild", False)
+        spark, settings, locations, logical_date, rebuild=getattr(args, "rebuild", False)
     )
     pending, skipped = _pending_batches(settings, lake, high_water)
     places = Places.load(spark, settings, locations[SILVER_LOCATIONS])
@@ -505,7 +588,7 @@ def _run(
             previous = batch.ingest_date
     finally:
         result.table_versions = {
-            str(t): (before[t], delta.version(spark, loc)) for t, loc in locations.items()
+            str(t): (before[t], table_version(spark, settings, t)) for t in locations
         }
     result.details["already_applied"] = skipped
     if not pending:
@@ -522,13 +605,28 @@ def _ensure_tables(spark: SparkSession, settings: Settings, locations: dict) -> 
             register_table(spark, settings, table)
 
 
+def _recorded_position(settings: Settings) -> tuple | None:
+    """The last batch `silver.state` records, when it is current (a repeat recorded without
+    Spark is applied as much as one that went through the MERGE)."""
+    store, lake = open_store(settings), Lake(settings)
+    state = applied_state.current(store, lake, load_aliases(settings.conf_dir).fingerprint())
+    return None if state is None else state.position
+
+
 def _high_water(
-    spark: SparkSession, locations: dict, logical_date: dt.date, *, rebuild: bool
+    spark: SparkSession,
+    settings: Settings,
+    locations: dict,
+    logical_date: dt.date,
+    *,
+    rebuild: bool,
 ) -> tuple | None:
     """The newest applied (ingest_date, batch_id), after recovery; None after a rebuild's reset."""
     if not rebuild:
-        return recover(spark, locations, logical_date)
+        marked = recover(spark, locations, logical_date)
+        return max(filter(None, (marked, _recorded_position(settings))), default=None)
     log.info("silver.rebuild", detail="emptying silver tables; every bronze batch re-applies")
+    applied_state.clear(open_store(settings), Lake(settings))
     merge.reset_tables(spark, locations)
     return None
 
@@ -573,7 +671,14 @@ def silver_command(
     ] = False,
     verbose: command.Verbose = False,
 ) -> None:
-    code = run_layer_job("silver", run, logical_date=date, verbose=verbose, rebuild=rebuild)
+    code = run_layer_job(
+        "silver",
+        run,
+        logical_date=date,
+        verbose=verbose,
+        without_spark=plan_without_spark,
+        rebuild=rebuild,
+    )
     raise typer.Exit(code)
 
 

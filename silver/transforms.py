@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -192,17 +192,30 @@ def with_duplicates_resolved(records: DataFrame) -> DataFrame:
 
     `_is_duplicate_copy`: same content as the winner (dropped, counted);
     `_is_conflicting_duplicate`: different content (quarantined: `duplicate_id_conflict`).
-    """
-    is_valid = F.size(F.col("_row_failed")) == 0
-    ordered = Window.partitionBy(F.col("id"), is_valid).orderBy(
-        F.col("page").desc(), F.col("position").desc()
+
+    Decided on a narrow projection (id, page, position, content_hash): only the ids that repeat
+    come back, broadcast to the wide rows, which are never shuffled for it."""
+    is_valid = (F.size(F.col("_row_failed")) == 0) & F.col("id").isNotNull()
+    place = F.struct(F.col("page"), F.col("position"))
+    repeats = (
+        records.where(is_valid)
+        .groupBy(F.col("id").alias("_dup_id"))
+        .agg(
+            F.count(F.lit(1)).alias("_dup_n"),
+            F.max(place).alias("_dup_winner"),
+            F.max_by(F.col("content_hash"), place).alias("_dup_winner_hash"),
+        )
+        .where(F.col("_dup_n") > 1)
+        .drop("_dup_n")
     )
-    rank = F.row_number().over(ordered)
-    winner_hash = F.first(F.col("content_hash")).over(ordered)
-    loser = is_valid & F.col("id").isNotNull() & (rank > 1)
-    return records.withColumn(
-        "_is_duplicate_copy", loser & (F.col("content_hash") == winner_hash)
-    ).withColumn("_is_conflicting_duplicate", loser & (F.col("content_hash") != winner_hash))
+    joined = records.join(F.broadcast(repeats), F.col("id") == F.col("_dup_id"), "left")
+    loser = is_valid & F.col("_dup_winner").isNotNull() & (place != F.col("_dup_winner"))
+    same = F.col("content_hash") == F.col("_dup_winner_hash")
+    return joined.select(
+        *[F.col(c) for c in records.columns],
+        (loser & same).alias("_is_duplicate_copy"),
+        (loser & ~same).alias("_is_conflicting_duplicate"),
+    )
 
 
 def with_failed_rules(records: DataFrame) -> DataFrame:

@@ -24,6 +24,27 @@ from brewlake.runtime.result import LayerResult
 
 # A layer's `run` gets its command's options as attributes (`args.force`, `args.rebuild`, …).
 RunFn = Callable[[Any, Settings, dt.date, argparse.Namespace], LayerResult]
+# A layer's `plan_without_spark(settings, logical_date, args)`: a RunFn that needs no session
+# (it is called with None), or None when this run needs Spark. Decided before a session starts.
+PlanFn = Callable[[Settings, dt.date, argparse.Namespace], RunFn | None]
+
+
+def plan_without_spark(
+    plan: PlanFn | None, settings: Settings, logical_date: dt.date, args: argparse.Namespace
+) -> RunFn | None:
+    """`plan`'s answer; None (Spark) when there is no plan or it could not decide (logged)."""
+    if plan is None:
+        return None
+    try:
+        return plan(settings, logical_date, args)
+    except Exception as exc:  # the Spark path is always correct: fall back to it
+        from brewlake.errors import first_line
+        from brewlake.log import get_logger
+
+        get_logger(__name__).warning(
+            "job.plan_failed", error_class=type(exc).__name__, error=first_line(str(exc))
+        )
+        return None
 
 
 def parse_date(text: str | dt.date) -> dt.date:
@@ -71,11 +92,16 @@ def execute_layer(
     *,
     spark: Any = None,
     run_id: str | None = None,
+    buffer_ops: bool = False,
 ) -> LayerResult:
-    """Run one layer under monitoring; the single place a layer run is timed and recorded."""
+    """Run one layer under monitoring; the single place a layer run is timed and recorded.
+
+    `buffer_ops`: the run's ops rows go to the lake buffer even with a session at hand (the
+    caller ingests the buffer once, after several layers: fewer small Delta commits)."""
     from brewlake.ops.monitor import track
 
-    with track(settings, layer, logical_date, spark=spark, run_id=run_id) as tracker:
+    ops_spark = None if buffer_ops else spark
+    with track(settings, layer, logical_date, spark=ops_spark, run_id=run_id) as tracker:
         t0 = time.monotonic()
         result = run_fn(spark, settings, logical_date, args)
         result.seconds = time.monotonic() - t0
@@ -101,11 +127,14 @@ def run_layer_job(
     logical_date: dt.date | None,
     verbose: bool,
     needs_spark: bool = True,
+    without_spark: PlanFn | None = None,
     **options: Any,
 ) -> int:
     """Run `layer` for `logical_date` (default today) and print its summary line; the exit code.
 
-    `options` are the layer command's own, handed to `run_fn` with the date and `verbose`."""
+    `options` are the layer command's own, handed to `run_fn` with the date and `verbose`.
+    `without_spark` (the layer's `plan_without_spark`) may answer that this run needs no
+    session: then none is started."""
     args = argparse.Namespace(date=logical_date, verbose=verbose, **options)
 
     def go() -> int:
@@ -116,11 +145,14 @@ def run_layer_job(
         # (a Delta commit of its own) beside the holder's.
         with writer_lock_for(settings, layer, [layer]):
             spark = None
-            if needs_spark:
-                from brewlake.spark import build_session
+            layer_fn = plan_without_spark(without_spark, settings, day, args)
+            if layer_fn is None:
+                layer_fn = run_fn
+                if needs_spark:
+                    from brewlake.spark import build_session
 
-                spark = build_session(settings, f"brewlake-{layer}")
-            result = execute_layer(layer, run_fn, settings, day, args, spark=spark)
+                    spark = build_session(settings, f"brewlake-{layer}")
+            result = execute_layer(layer, layer_fn, settings, day, args, spark=spark)
         print(summary_line(result))
         return 0
 

@@ -22,7 +22,13 @@ from brewlake import log as logmod
 from brewlake.config import Settings, load_settings
 from brewlake.console import render_table
 from brewlake.errors import BrewlakeError, first_line, guarded
-from brewlake.runtime.job import LogicalDate, execute_layer, today_utc, writer_lock_for
+from brewlake.runtime.job import (
+    LogicalDate,
+    execute_layer,
+    plan_without_spark,
+    today_utc,
+    writer_lock_for,
+)
 from brewlake.runtime.result import LayerResult
 
 # (layer, module): the order is the pipeline.
@@ -63,19 +69,54 @@ def run_pipeline(
 ) -> list[LayerOutcome]:
     """Run `layers` in order on one session; stop at the first failure (recorded, not raised).
 
-    The whole run holds the lake's writer lock (LakeLocked, raised, when another run has it)."""
+    The session starts when the first layer needs it: a layer whose `plan_without_spark` says
+    this run needs no Spark (bronze always; silver and gold on a day the API did not change)
+    runs without one. The whole run holds the lake's writer lock (LakeLocked, raised, when
+    another run has it)."""
     with writer_lock_for(settings, "brewlake run", [layer for layer, _ in layers]):
-        if spark is None:
+        session = _LazySession(settings, spark)
+        try:
+            return _run_layers(settings, logical_date, session, layers, verbose)
+        finally:
+            _ingest_ops_rows(settings, session.spark)
+
+
+def _ingest_ops_rows(settings: Settings, spark: Any) -> None:
+    """The layers' ops rows were buffered in the lake: ingest them in one append per ops table
+    (instead of two commits per layer), when the run had a session at all. Never raises: the
+    buffer stays for the next run."""
+    if spark is None:
+        return
+    from brewlake.ops.tables import flush_pending
+
+    try:
+        flush_pending(spark, settings)
+    except Exception as exc:
+        from brewlake.log import get_logger
+
+        get_logger(__name__).warning(
+            "ops.pending_not_ingested", error_class=type(exc).__name__, error=first_line(exc)
+        )
+
+
+class _LazySession:
+    """The run's one SparkSession, built on first use (or the one the caller gave)."""
+
+    def __init__(self, settings: Settings, spark: Any = None):
+        self.settings, self.spark = settings, spark
+
+    def get(self) -> Any:
+        if self.spark is None:
             from brewlake.spark import build_session
 
-            spark = build_session(settings, "brewlake-run")
-        return _run_layers(settings, logical_date, spark, layers, verbose)
+            self.spark = build_session(self.settings, "brewlake-run")
+        return self.spark
 
 
 def _run_layers(
     settings: Settings,
     logical_date: dt.date,
-    spark: Any,
+    session: _LazySession,
     layers: tuple[tuple[str, str], ...],
     verbose: bool,
 ) -> list[LayerOutcome]:
@@ -85,7 +126,13 @@ def _run_layers(
         args = layer_args(module, logical_date, verbose=verbose)
         t0 = time.monotonic()
         try:
-            result = execute_layer(layer, module.run, settings, logical_date, args, spark=spark)
+            plan = getattr(module, "plan_without_spark", None)
+            run_fn = plan_without_spark(plan, settings, logical_date, args)
+            spark = None if run_fn is not None else session.get()
+            run_fn = run_fn or module.run
+            result = execute_layer(
+                layer, run_fn, settings, logical_date, args, spark=spark, buffer_ops=True
+            )
         except Exception as exc:
             if verbose:
                 raise

@@ -10,6 +10,7 @@ import shutil
 import pytest
 from delta.tables import DeltaTable
 
+from brewlake import delta
 from brewlake.catalog import GOLD_BREWERY_COUNTS, SILVER_BREWERIES, table_version
 from brewlake.errors import QualityBreach
 from brewlake.lake import Lake
@@ -139,6 +140,13 @@ def test_each_commit_records_its_lineage_in_user_metadata(spark, lake_settings):
     """The keys the README promises under `DESCRIBE HISTORY gold.brewery_counts`."""
     location = write_silver(spark, lake_settings)
     silver_commit = DeltaTable.forPath(spark, location).history(1).first()
+    [silver_txn] = [
+        a["commitInfo"]["txnId"]
+        for version, actions in delta.log_commits(location)
+        for a in actions
+        if version == 0 and "commitInfo" in a
+    ]
+    assert silver_txn  # Delta writes a unique txnId into every commitInfo
     _run(spark, lake_settings)
 
     for gold in job.GOLD_TABLES:
@@ -146,6 +154,7 @@ def test_each_commit_records_its_lineage_in_user_metadata(spark, lake_settings):
         assert json.loads(row.userMetadata) == {
             "silver_version": 0,
             "silver_committed_at": silver_commit.timestamp.isoformat(),
+            "silver_commit_id": silver_txn,
             "gold_logic_version": job.GOLD_LOGIC_VERSION,
             "logical_date": DAY.isoformat(),
         }, gold.table

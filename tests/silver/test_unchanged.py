@@ -1,0 +1,112 @@
+"""A day whose API content equals the last applied batch's: decided from the manifests before a
+Spark session starts; nothing is committed on silver or gold, and the next day's diff is taken
+against the right batch. Real Spark and Delta for the days that need them."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from dataclasses import replace
+
+from brewlake import delta
+from brewlake.catalog import SILVER_BREWERIES, SILVER_HISTORY
+from brewlake.lake import Lake
+from brewlake.runtime.pipeline import run_pipeline
+from brewlake.storage import open_store
+from silver import job
+from silver import state as applied_state
+from tests.silver.conftest import brewery, write_batch
+
+DAY1, DAY2, DAY3 = dt.date(2025, 3, 1), dt.date(2025, 3, 2), dt.date(2025, 3, 3)
+RECORDS = [brewery(i, country="United States", state_province="Oregon") for i in "abcdef"]
+NO_REBUILD = argparse.Namespace(rebuild=False)
+
+
+class NoSpark:
+    """Stands in for the session: any use of it fails the test."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"Spark was used ({name}) on a day that needs none")
+
+
+def commits(settings, database: str) -> dict[str, int]:
+    """Commits per table of `database` in the local lake, from the Delta logs."""
+    root = Lake(settings).database_location(database)
+    from pathlib import Path
+
+    return {
+        table.name: len(list(delta.log_commits(table)))
+        for table in sorted(Path(root).iterdir())
+        if (table / delta.LOG_DIR).is_dir()
+    }
+
+
+def test_unchanged_api_day_runs_without_spark_and_commits_nothing(spark, lake_settings):
+    from brewlake.devkit.replay import serve_in_thread
+    from brewlake.devkit.synth import generate_records
+
+    records = generate_records(300, seed=5)
+    with serve_in_thread(records) as server:
+        settings = lake_settings.replace(api_url=server.url)
+        day1 = run_pipeline(settings, DAY1, spark=spark)
+        assert [(o.layer, o.error) for o in day1] == [("bronze", ""), ("silver", ""), ("gold", "")]
+        before = {db: commits(settings, db) for db in ("silver", "gold")}
+        assert before["gold"] and before["silver"]["breweries"] >= 2
+
+        day2 = run_pipeline(settings, DAY2, spark=NoSpark())
+    assert [(o.layer, o.error) for o in day2] == [("bronze", ""), ("silver", ""), ("gold", "")]
+    bronze, silver, gold = (o.result for o in day2)
+    assert silver.details["spark"] is False and gold.details["spark"] is False
+    assert silver.batch_ids == bronze.batch_ids
+    assert silver.details["unchanged"] == [
+        {"batch_id": bronze.batch_ids[0], "same_as": day1[0].result.batch_ids[0]}
+    ]
+    assert (silver.rows_in, silver.rows_out, gold.details["skipped"]) == (300, 0, True)
+    assert {db: commits(settings, db) for db in ("silver", "gold")} == before
+
+
+def test_after_an_unchanged_batch_the_next_diff_is_against_it(spark, lake_settings):
+    settings, store, lake = lake_settings, open_store(lake_settings), Lake(lake_settings)
+    b1 = write_batch(settings, DAY1, RECORDS[:3], RECORDS[3:])
+    assert job.plan_without_spark(settings, DAY1, NO_REBUILD) is None  # nothing applied yet
+    assert job.run(spark, settings, DAY1, NO_REBUILD).batch_ids == [b1]
+    breweries = Lake(settings).table_location(SILVER_BREWERIES)
+    version = delta.version(spark, breweries)
+
+    # Day 2: the same pages. Recorded without Spark, no commit.
+    b2 = write_batch(settings, DAY2, RECORDS[:3], RECORDS[3:])
+    unchanged = job.plan_without_spark(settings, DAY2, NO_REBUILD)
+    assert unchanged is not None
+    r2 = unchanged(None, settings, DAY2, NO_REBUILD)
+    assert r2.batch_ids == [b2] and r2.details["unchanged"] == [{"batch_id": b2, "same_as": b1}]
+    assert delta.version(spark, breweries) == version
+    assert applied_state.read(store, lake).position == (DAY2, b2)
+    # Re-running day 2 finds nothing to do, still without Spark.
+    again = job.plan_without_spark(settings, DAY2, NO_REBUILD)
+    assert again(None, settings, DAY2, NO_REBUILD).batch_ids == []
+    # A rebuild always goes through Spark.
+    assert job.plan_without_spark(settings, DAY2, argparse.Namespace(rebuild=True)) is None
+    # A state that no longer describes breweries (a crash before it was written, a manual
+    # commit), or a stricter quarantine limit than the batch passed with: Spark decides.
+    recorded = applied_state.read(store, lake)
+    for stale in (
+        replace(recorded, breweries_version=version - 1),
+        replace(recorded, quarantine_share=settings.quarantine_max_share + 0.01),
+    ):
+        applied_state.write(store, lake, stale)
+        assert job.plan_without_spark(settings, DAY2, NO_REBUILD) is None
+    applied_state.write(store, lake, recorded)
+
+    # Day 3: "c" vanished, "a" changed. Spark applies day 3 only, against day 2's snapshot.
+    day3 = [brewery("a", country="United States", state_province="Oregon", name="A2"), RECORDS[1]]
+    b3 = write_batch(settings, DAY3, day3, RECORDS[3:])
+    assert job.plan_without_spark(settings, DAY3, NO_REBUILD) is None
+    r3 = job.run(spark, settings, DAY3, NO_REBUILD)
+    assert r3.batch_ids == [b3]
+    assert r3.details["batches"][0]["actions"] == {"update": 1, "deactivate": 1}
+    rows = {r.id: r for r in delta.read(spark, breweries).collect()}
+    c = rows["c"]
+    assert (c.is_active, c.last_seen_date, c.deactivated_on) == (False, DAY2, DAY3)
+    history = delta.read(spark, Lake(settings).table_location(SILVER_HISTORY))
+    assert history.where("id = 'a'").count() == 2  # one new version for day 3's change only
+    assert applied_state.read(store, lake).position == (DAY3, b3)
