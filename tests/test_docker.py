@@ -494,7 +494,9 @@ def test_dockerfile_copies_the_jars_make_setup_fetches_and_builds_offline():
     """One jar list (the pom, fetched by `make jars` on the host), copied into the image as is."""
     text = DOCKERFILE.read_text()
     assert not re.search(r"\bmvn\b|\.jar\b|spark\.jars\.packages|--packages", text), "a second list"
-    assert not re.search(r"pip install(?!.*(--no-deps|--no-build-isolation))", text.replace("\\\n", ""))
+    assert not re.search(
+        r"pip install(?!.*(--no-deps|--no-build-isolation))", text.replace("\\\n", "")
+    )
     assert "PIP_NO_INDEX=1" in text, "pip must not reach an index inside the build"
     jars_dir = makefile_vars()["JARS_DIR"]
     copies = [a.split() for op, a in final_stage(dockerfile_instructions()) if op == "COPY"]
