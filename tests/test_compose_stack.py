@@ -175,7 +175,7 @@ from brewlake.lake import Lake
 from brewlake.spark import build_session
 settings = load_settings()
 spark = build_session(settings, "compose-test-check", register_tables=False)
-lake = Lake(settings.spark_lake_root)
+lake = Lake(settings)
 gold = spark.read.format("delta").load(lake.table_location(GOLD_BREWERY_COUNTS))
 silver = spark.read.format("delta").load(lake.table_location(SILVER_BREWERIES))
 print("GOLD_TOTAL", gold.agg({"brewery_count": "sum"}).first()[0])
