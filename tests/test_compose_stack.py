@@ -257,7 +257,9 @@ def test_the_stack_runs_the_dag_end_to_end(tmp_path: Path):
             timeout=600,
             cwd=ROOT,
         )
-        assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-3000:]
+        # Spark's stack traces bury the cause: show the exception lines, then the output's end.
+        causes = [ln for ln in check.stderr.splitlines() if "Exception" in ln or "Error:" in ln]
+        assert check.returncode == 0, "\n".join(causes[:10]) + "\n" + check.stdout[-2000:]
         found = dict(line.split() for line in check.stdout.splitlines() if line.count(" ") == 1)
         print("gold:", found)
         assert int(found["SILVER_ROWS"]) == ROWS
