@@ -66,10 +66,19 @@ class Stack:
 
     def __init__(self, env_file: Path):
         self.base = [_compose_binary(), "-p", PROJECT, "--env-file", str(env_file), *FILES]
+        # Compose lets the caller's environment override --env-file; the test session's own
+        # AWS_* (the moto fixtures') must not replace the stack's credentials.
+        stack_vars = _env_values(env_file)
+        self.env = {k: v for k, v in os.environ.items() if k not in stack_vars}
 
     def run(self, *args: str, timeout: float = 600, check: bool = True) -> str:
         out = subprocess.run(
-            [*self.base, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+            [*self.base, *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if check and out.returncode != 0:
             raise AssertionError(
