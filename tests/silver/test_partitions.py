@@ -42,6 +42,8 @@ SILVER_FOLDERS = (
     "silver/breweries_quarantine/",
     "silver/applied_batches/",
     "silver/locations/",
+    # the no-change day's record of the last applied batch (silver.state)
+    "silver/_state/",
 )
 
 
