@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from brewlake.airflow.hooks import RETRY_POLICY, on_pipeline_success, on_task_failure
-from brewlake.config import PROJECT_ROOT
 from brewlake.errors import ConfigError
-from tests.dags.test_dag_integrity import DAG_ID, DAGS, LAYERS, PARSE_PROBE
+from tests.dags.test_dag_integrity import DAG_ID, DAGS, LAYERS
 
 ECS_ENV = {
     "BREWLAKE_ECS_CLUSTER": "brewlake-jobs",
@@ -116,20 +111,3 @@ def test_an_unknown_backend_is_an_import_error_that_names_the_setting(monkeypatc
     bag = load_dagbag(monkeypatch, "emr")
     [error] = bag.import_errors.values()
     assert "BREWLAKE_SPARK_BACKEND='emr': expected one of spark-submit, ecs" in error
-
-
-def test_parsing_in_ecs_mode_does_no_io_nor_spark_or_layer_imports(tmp_path):
-    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "BREWLAKE_SPARK_BACKEND": "ecs"}
-    out = subprocess.run(
-        [sys.executable, "-c", PARSE_PROBE, str(PROJECT_ROOT)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    probe = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"DAG parse (ecs): first {probe['first_s']:.3f}s, again {probe['again_s']:.3f}s")
-    assert probe["errors"] == {} and probe["dags"] == [DAG_ID]
-    assert probe["leaked"] == [] and probe["touched"] == []
-    assert probe["again_s"] < 1.0

@@ -205,9 +205,15 @@ print(json.dumps({
 """
 
 
-def test_parsing_is_fast_and_does_no_io_nor_spark_or_layer_imports(tmp_path):
-    """In a fresh interpreter (as the dag-processor parses): modules, I/O and time of a parse."""
-    env = {**__import__("os").environ, "AIRFLOW_HOME": str(tmp_path)}
+@pytest.mark.parametrize("backend", ["spark-submit", "ecs"])
+def test_parsing_is_fast_and_does_no_io_nor_spark_or_layer_imports(tmp_path, backend):
+    """In a fresh interpreter (as the dag-processor parses), with either deployment switch:
+    modules, I/O and time of a parse."""
+    env = {
+        **__import__("os").environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "BREWLAKE_SPARK_BACKEND": backend,
+    }
     out = subprocess.run(
         [sys.executable, "-c", PARSE_PROBE, str(PROJECT_ROOT)],
         capture_output=True,
@@ -217,7 +223,7 @@ def test_parsing_is_fast_and_does_no_io_nor_spark_or_layer_imports(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     probe = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"DAG parse: first {probe['first_s']:.3f}s, again {probe['again_s']:.3f}s")
+    print(f"DAG parse ({backend}): first {probe['first_s']:.3f}s, again {probe['again_s']:.3f}s")
     assert probe["errors"] == {} and probe["dags"] == [DAG_ID]
     assert probe["leaked"] == []
     assert probe["touched"] == []
