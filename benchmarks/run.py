@@ -32,6 +32,8 @@ CASES: dict[str, Callable[[Path, bool], list[dict[str, Any]]]] = {
     "end_to_end": cases.end_to_end,
     "scale": cases.scale,
     "incremental": cases.incremental,
+    "cluster": cases.cluster,
+    "scale_10m": cases.scale_10m,
 }
 
 
@@ -71,6 +73,31 @@ def _strip_runs(body: Any) -> Any:
     return body
 
 
+def _merged_into_latest(report: dict[str, Any]) -> dict[str, Any]:
+    """`latest` after a partial run (`--only`): the cases just measured replace theirs, every
+    other case keeps its last figures (each case says when it was measured)."""
+    latest = RESULTS / "latest.json"
+    if not latest.exists():
+        return report
+    old = json.loads(latest.read_text())
+    if old.get("quick") != report["quick"]:
+        return report
+    ran = set(report["cases"])
+    cases = {k: v for k, v in old.get("cases", {}).items() if k not in ran}
+    cases.update(report["cases"])
+    targets = [t for t in old.get("targets", []) if t["case"] not in ran] + report["targets"]
+    order = list(CASES)
+    return {
+        **report,
+        "cases": dict(
+            sorted(cases.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)
+        ),
+        "targets": sorted(
+            targets, key=lambda t: order.index(t["case"]) if t["case"] in order else 99
+        ),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, a few minutes")
@@ -99,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             failed = {"case": name, "name": f"{name} case ran", "target": "completes"}
             body = {"error": repr(exc), "targets": [{**failed, "measured": "error", "met": False}]}
         body["case_seconds"] = round(time.perf_counter() - t0, 1)
+        body["measured_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         report["cases"][name] = body
         report["targets"].extend(body.pop("targets", []))
         for row in report["targets"]:
@@ -110,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         return 0
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.only:
+        report = _merged_into_latest(report)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     (RESULTS / f"{stamp}.json").write_text(text)
     (RESULTS / "latest.json").write_text(text)

@@ -33,6 +33,10 @@ DELTA_JARS = ("delta-spark_", "delta-storage-")
 # use; registering them costs every local session about 2 s of start-up.
 S3_JARS = ("hadoop-aws-", "bundle-", "analyticsaccelerator-s3-", "wildfly-openssl-")
 REQUIRED_JARS = (*DELTA_JARS, "hadoop-aws-", "bundle-")
+# The driver JVM's class-data archive (AppCDS), built by `make setup` (brewlake.devkit.cds) from a
+# pipeline run: the JVM maps Spark's and Delta's classes, already parsed and verified, instead of
+# loading them. Tied to this JDK and these jars; the JVM ignores an archive that no longer matches.
+CLASS_ARCHIVE = "driver-classes.jsa"
 
 
 def jar_paths(settings: Settings) -> list[str]:
@@ -145,10 +149,31 @@ def _pyspark_errors_to(path: Path) -> None:
         logger.addHandler(logging.FileHandler(path, encoding="utf-8", delay=True))
 
 
+def class_archive(settings: Settings) -> Path | None:
+    """The driver's class-data archive in the jars folder, when `make setup` built one."""
+    path = Path(settings.jars_dir) / CLASS_ARCHIVE
+    return path if path.is_file() else None
+
+
+def driver_java_options(archive: Path | None) -> str | None:
+    """JVM options of a driver that maps `archive` when it matches (-Xshare:auto: else it
+    starts as usual, without a word on the terminal)."""
+    if archive is None:
+        return None
+    return f"-XX:SharedArchiveFile={archive} -Xshare:auto -Xlog:cds=off -Xlog:cds+dynamic=off"
+
+
 def build_session(
-    settings: Settings, app_name: str = "brewlake", *, register_tables: bool = True
+    settings: Settings,
+    app_name: str = "brewlake",
+    *,
+    register_tables: bool = True,
+    java_options: str | None = None,
 ) -> SparkSession:
-    """Start (or reuse) the SparkSession configured for this lake."""
+    """Start (or reuse) the SparkSession configured for this lake.
+
+    `java_options` are the driver JVM's (default: map the class archive, if any); they count only
+    when this call starts the JVM, not under spark-submit."""
     jars = jar_paths(settings)
     # Executors must run the same interpreter (and so the same pinned packages) as the driver.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -159,6 +184,9 @@ def build_session(
         if key == "spark.jars" and _running_under_spark_submit():
             continue
         builder = builder.config(key, value)
+    options = java_options or driver_java_options(class_archive(settings))
+    if options and not _running_under_spark_submit():
+        builder = builder.config("spark.driver.extraJavaOptions", options)
     run_log = _quiet_run_log(settings, app_name)
     # The JVM is a child process: it keeps the stdout/stderr it was started with.
     with logmod.output_to(run_log) if run_log else contextlib.nullcontext():

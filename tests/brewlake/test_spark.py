@@ -71,3 +71,20 @@ def test_s3a_conf_follows_the_endpoint_scheme():
     assert tls["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "true"
     aws = s3a_conf(load_settings(env={}))
     assert "spark.hadoop.fs.s3a.endpoint" not in aws
+
+
+def test_driver_maps_the_class_archive_when_setup_built_one(spark, base_settings, tmp_path):
+    from brewlake.spark import class_archive, driver_java_options
+
+    assert class_archive(base_settings.replace(jars_dir=str(tmp_path))) is None
+    assert driver_java_options(None) is None
+    archive = class_archive(base_settings)
+    if archive is None:
+        pytest.skip("no class archive: `make setup` (make cds) builds it")
+    jvm = spark.sparkContext._jvm
+    arguments = list(
+        jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()
+    )
+    assert f"-XX:SharedArchiveFile={archive}" in arguments
+    # "sharing": the JVM runs on class data mapped from an archive, not loaded class by class.
+    assert "sharing" in jvm.java.lang.System.getProperty("java.vm.info")
