@@ -492,7 +492,11 @@ def incremental(work: Path, quick: bool) -> dict[str, Any]:
 @contextmanager
 def moto_s3() -> Iterator[str]:
     """A moto S3 server on 127.0.0.1 (the stand-in for S3 on this machine)."""
+    import logging
+
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per S3 request
 
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
