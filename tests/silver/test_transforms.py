@@ -684,13 +684,16 @@ def test_to_silver_rows_shapes_accepted_records_as_table_rows(spark):
         "batch_id",
         "updated_at",
     }
-    carried = [f for f in SILVER_BREWERIES_SCHEMA.fields if f.name not in stamped]
+    # The fingerprint rides along as `_fingerprint` from the cheap pass over the raw record.
+    made = {*stamped, "source_fingerprint"}
+    carried = [f for f in SILVER_BREWERIES_SCHEMA.fields if f.name not in made]
     accepted_schema = T.StructType(
         [
             T.StructField("page", S),
             *reversed(carried),
             T.StructField("failed_rules", T.ArrayType(S)),
             T.StructField("_is_duplicate_copy", T.BooleanType()),
+            T.StructField("_fingerprint", S),
         ]
     )
     a = silver("a")
@@ -699,7 +702,10 @@ def test_to_silver_rows_shapes_accepted_records_as_table_rows(spark):
     accepted = frame(
         spark,
         accepted_schema,
-        [{k: v for k, v in r.items() if k not in stamped} | helpers for r in (a, b)],
+        [
+            {k: v for k, v in r.items() if k not in stamped} | helpers | {"_fingerprint": f"f-{i}"}
+            for i, r in enumerate((a, b))
+        ],
     )
     actual = tr.to_silver_rows(accepted, "b7", DAY2, AT2)
     seen = {
@@ -711,7 +717,11 @@ def test_to_silver_rows_shapes_accepted_records_as_table_rows(spark):
         "batch_id": "b7",
         "updated_at": AT2,
     }
-    expected = frame(spark, SILVER_BREWERIES_SCHEMA, [a | seen, b | seen])
+    expected = frame(
+        spark,
+        SILVER_BREWERIES_SCHEMA,
+        [a | seen | {"source_fingerprint": "f-0"}, b | seen | {"source_fingerprint": "f-1"}],
+    )
     assertDataFrameEqual(actual, expected, checkRowOrder=False, rtol=0, atol=0)
 
 
@@ -726,6 +736,7 @@ def test_changed_rows_classifies_insert_update_deactivate_reactivate(spark):
         silver("back", **old, is_active=False, deactivated_on=DAY1),
         silver("kept_bad", **old),  # quarantined today: present, so not deactivated
         silver("dead", **old, is_active=False, deactivated_on=D0),  # already inactive
+        silver("wobbly", **old, source_fingerprint="p1"),
     ]
     new = {
         "first_seen_date": DAY2,
@@ -739,11 +750,14 @@ def test_changed_rows_classifies_insert_update_deactivate_reactivate(spark):
         silver("changed", **new, name="Renamed", content_hash="h-changed-2"),
         silver("back", **new),
         silver("new", **new),
+        # Same content from other raw bytes: only the fingerprint is new.
+        silver("wobbly", **new, source_fingerprint="p2"),
     ]
     current = frame(spark, SILVER_BREWERIES_SCHEMA, current_rows)
     incoming = frame(spark, SILVER_BREWERIES_SCHEMA, incoming_rows)
     present = spark.createDataFrame(
-        [("same",), ("changed",), ("back",), ("new",), ("kept_bad",), ("kept_bad",)], "id string"
+        [("same",), ("changed",), ("back",), ("new",), ("kept_bad",), ("kept_bad",), ("wobbly",)],
+        "id string",
     )
 
     def changes_with(previous):
@@ -774,6 +788,8 @@ def test_changed_rows_classifies_insert_update_deactivate_reactivate(spark):
             "updated_at": AT2,
             "_action": "deactivate",
         },
+        silver("wobbly", **new, source_fingerprint="p2")
+        | {"first_seen_date": D0, "_action": "refresh"},
     ]
     expected = frame(spark, CHANGES_SCHEMA, expected_rows)
     assertDataFrameEqual(changes, expected, checkRowOrder=False, rtol=0, atol=0)
@@ -803,6 +819,7 @@ def test_changed_rows_classifies_insert_update_deactivate_reactivate(spark):
                 _has_open_version=r["_action"] != "insert",
             )
             for r in expected_rows
+            if r["_action"] != "refresh"  # no version: the content did not change
         ],
     )
     assertDataFrameEqual(from_changes, expected_versions, checkRowOrder=False, rtol=0, atol=0)
