@@ -8,10 +8,15 @@ import argparse
 import datetime as dt
 from dataclasses import replace
 
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.testing import assertDataFrameEqual
+
 from brewlake import delta
 from brewlake.catalog import SILVER_BREWERIES, SILVER_HISTORY
 from brewlake.lake import Lake
 from brewlake.runtime.pipeline import run_pipeline
+from brewlake.schemas import SILVER_BREWERIES_SCHEMA, SILVER_PARTITION_COLUMNS
 from brewlake.storage import open_store
 from silver import job
 from silver import state as applied_state
@@ -168,3 +173,46 @@ def test_a_day_parses_only_the_records_that_changed(spark, lake_settings):
     assert (rows["id-399"].is_active, rows["id-399"].changed_on) == (True, DAY1)
     counts = history_ids(spark, history)
     assert (counts["id-399"], counts["id-010"], sum(counts.values())) == (1, 2, 402)
+
+
+def test_same_content_from_other_bytes_refreshes_the_fingerprint_only(spark, lake_settings):
+    settings = lake_settings
+    breweries = Lake(settings).table_location(SILVER_BREWERIES)
+    history = Lake(settings).table_location(SILVER_HISTORY)
+    # A table from before fingerprints: it gains the column (null in its old rows) in place.
+    old_schema = T.StructType(SILVER_BREWERIES_SCHEMA.fields[:-1])
+    delta.create(spark, breweries, old_schema, partitions=SILVER_PARTITION_COLUMNS)
+    records = [oregon(i) for i in range(3)]
+    write_batch(settings, DAY1, records)
+    assert applied(job.run(spark, settings, DAY1, NO_REBUILD))["actions"] == {"insert": 3}
+    assert delta.read(spark, breweries).schema == SILVER_BREWERIES_SCHEMA
+    delta.table(spark, breweries).update(set={"source_fingerprint": F.lit(None)})
+    before = delta.read(spark, breweries).drop("source_fingerprint").localCheckpoint()
+    history_before = delta.read(spark, history).localCheckpoint()
+
+    def after(day, pages) -> tuple[dict, dict]:
+        write_batch(settings, day, *pages)
+        batch = applied(job.run(spark, settings, day, NO_REBUILD))
+        rows = delta.read(spark, breweries)
+        # Nothing but the fingerprint moved: no content, date or lineage column, no history.
+        assertDataFrameEqual(rows.drop("source_fingerprint"), before, checkRowOrder=False)
+        assertDataFrameEqual(delta.read(spark, history), history_before, checkRowOrder=False)
+        return batch, {r.id: r.source_fingerprint for r in rows.collect()}
+
+    # Day 2: rows without a fingerprint (older than it) are parsed once and get theirs.
+    day2, prints2 = after(DAY2, [records])
+    assert (day2["skipped_unchanged"], day2["actions"], day2["refreshed"]) == (0, {"refresh": 3}, 3)
+    assert (day2["updated"], day2["inserted"]) == (0, 0) and all(prints2.values())
+
+    # Day 3: the API's coordinate wobbles at the 11th decimal: same content (7 decimals kept),
+    # other bytes. Only that record is parsed; its fingerprint follows, no version opens.
+    wobbly = [oregon(0, latitude=45.52000000001), *records[1:]]
+    day3, prints3 = after(DAY3, [wobbly])
+    assert (day3["skipped_unchanged"], day3["actions"]) == (2, {"refresh": 1})
+    assert prints3["id-000"] != prints2["id-000"] and prints3["id-001"] == prints2["id-001"]
+
+    # Day 4: the same bytes again: every record is skipped and breweries gets no commit.
+    version = delta.version(spark, breweries)
+    day4, prints4 = after(dt.date(2025, 3, 4), [wobbly])
+    assert (day4["skipped_unchanged"], day4["actions"], prints4) == (3, {}, prints3)
+    assert delta.version(spark, breweries) == version
