@@ -102,9 +102,9 @@ def _now() -> dt.datetime:
 
 def _materialized(df: DataFrame) -> DataFrame:
     """Cache `df` (columnar, spilling to disk) and compute it now, once. The later passes read
-    only the columns they need from it. Only for frames derived from immutable bronze pages:
-    the change set, which reads breweries, is checkpointed instead, so that it cannot be
-    recomputed after the MERGE has changed its input."""
+    only the columns they need from it. Only for frames derived from immutable bronze pages (and
+    from checkpointed frames): what reads breweries (the unchanged records, the change set) is
+    checkpointed instead, so that it cannot be recomputed after the MERGE has changed its input."""
     df = df.persist(StorageLevel.MEMORY_AND_DISK)
     df.count()
     return df

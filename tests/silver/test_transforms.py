@@ -265,6 +265,54 @@ def test_raw_location_profile_counts_raw_pairs_and_lists_unknown_fields(spark):
     assertDataFrameEqual(records.transform(tr.raw_location_profile), expected, checkRowOrder=False)
 
 
+# ---------------------------------------------------------------- unchanged records
+def test_a_record_is_unchanged_only_with_a_unique_key_and_its_active_rows_bytes(spark):
+    def sha(text):
+        return hashlib.sha256(f"s:{text}".encode()).hexdigest()
+
+    kept, moved = raw(brewery(" a ")), raw(brewery("b"))
+    body1 = [kept, raw(brewery("twice")), raw(brewery("twice")), raw(brewery("gone"))]
+    body2 = [moved, raw(brewery("new")), raw(brewery(None)), raw(brewery("other", name="X"))]
+    pages = pages_df(spark, *["[" + ",".join(body) + "]" for body in (body1, body2)])
+    records = tr.explode_pages(pages).transform(tr.with_fingerprint, "s").where(tr.is_record())
+    # The key is the id cleaned as `cleanse` cleans it; the fingerprint covers the salt.
+    assert records.where("position = 0 AND page = 'page-00001.json'").first()._key == "a"
+    assert records.first()._fingerprint == sha(kept)
+
+    current = frame(
+        spark,
+        SILVER_BREWERIES_SCHEMA,
+        [
+            silver("a", source_fingerprint=sha(kept)),
+            silver("b", source_fingerprint=sha(moved)),  # on another page than before: no matter
+            silver("twice", source_fingerprint=sha(raw(brewery("twice")))),  # repeated: parsed
+            silver("gone", is_active=False, source_fingerprint=sha(raw(brewery("gone")))),
+            silver("other", source_fingerprint=sha(raw(brewery("other")))),  # other bytes
+            silver("new"),  # a row without a fingerprint (older than them)
+        ],
+    )
+    unchanged = tr.unchanged_records(records, current)
+    expected = spark.createDataFrame(
+        [(PAGE1, 0, "a", "United States", "Oregon"), (PAGE2, 0, "b", "United States", "Oregon")],
+        "page string, position int, id string, country_raw string, state_raw string",
+    )
+    assertDataFrameEqual(unchanged, expected, checkRowOrder=False)
+
+    for broadcast in (True, False):
+        left = tr.without_unchanged(records, unchanged, broadcast=broadcast)
+        assertDataFrameEqual(
+            left.select("page", "position"),
+            records.where("NOT (position = 0)").select("page", "position"),
+            checkRowOrder=False,
+        )
+    assertDataFrameEqual(
+        tr.raw_place_counts(unchanged),
+        spark.createDataFrame(
+            [("United States", "Oregon", 2)], "country_raw string, state_raw string, count long"
+        ),
+    )
+
+
 # ---------------------------------------------------------------- cleansing
 SOURCE_SCHEMA = T.StructType(
     [T.StructField("page", S), *[T.StructField(f"_src_{name}", S) for name in API_FIELDS]]
