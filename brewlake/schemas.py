@@ -111,6 +111,10 @@ SILVER_BREWERIES_SCHEMA = T.StructType(
         T.StructField("batch_id", S),
         T.StructField("content_hash", S),
         T.StructField("updated_at", T.TimestampType()),
+        # sha256 of the raw record (salted with silver's logic version) the row was last built
+        # or confirmed from: a record with the same bytes is not parsed again. Not content, so
+        # not in history; added last, so older tables gain it in place (null: parse next time).
+        T.StructField("source_fingerprint", S),
     ]
 )
 

@@ -4,10 +4,12 @@
     brewlake silver --rebuild                        # empty the silver tables, re-apply bronze
 
 Each batch is a full snapshot. Per batch: read its pages with Spark, check them against the
-manifest, parse with the explicit schema, cleanse, canonicalise the location, validate; write the
-rejected records to quarantine; stop (QualityBreach) when their share exceeds the limit; MERGE
-only changed rows (new, changed, vanished, returning ids) into breweries in one commit that also
-records the batch; then bring SCD2 history in line and append the audit row.
+manifest, fingerprint every record and set aside those silver already holds from the same bytes
+(not parsed again); parse the others with the explicit schema, cleanse, canonicalise the
+location, validate; write the rejected records to quarantine; stop (QualityBreach) when their
+share exceeds the limit; MERGE only changed rows (new, changed, vanished, returning ids) into
+breweries in one commit that also records the batch; then bring SCD2 history in line and
+append the audit row.
 """
 
 from __future__ import annotations
@@ -57,10 +59,14 @@ from silver.transforms import (
     is_record,
     page_summary,
     raw_location_profile,
+    raw_place_counts,
     select_accepted,
     to_quarantine_rows,
     to_silver_rows,
+    unchanged_records,
+    with_fingerprint,
     with_parsed_record,
+    without_unchanged,
 )
 
 if TYPE_CHECKING:
@@ -82,6 +88,9 @@ SILVER_TABLES = (
 RUN_CONF = {"spark.sql.constraintPropagation.enabled": "false"}
 # For the breweries MERGE only: few, large files, one per touched (country, state) partition.
 MERGE_CONF = {"spark.databricks.delta.merge.repartitionBeforeWrite.enabled": "true"}
+# Up to this many records left to parse, their (page, position) are broadcast to pick them out
+# of the batch; above it (a first run over rows without fingerprints) Spark chooses the join.
+BROADCAST_PARSE_ROWS = 200_000
 _MAPPING_SCHEMA = T.StructType(
     [T.StructField(n, T.StringType()) for n in ("country_raw", "state_raw", "country", "state")]
 )
@@ -93,9 +102,9 @@ def _now() -> dt.datetime:
 
 def _materialized(df: DataFrame) -> DataFrame:
     """Cache `df` (columnar, spilling to disk) and compute it now, once. The later passes read
-    only the columns they need from it. Only for frames derived from immutable bronze pages:
-    the change set, which reads breweries, is checkpointed instead, so that it cannot be
-    recomputed after the MERGE has changed its input."""
+    only the columns they need from it. Only for frames derived from immutable bronze pages (and
+    from checkpointed frames): what reads breweries (the unchanged records, the change set) is
+    checkpointed instead, so that it cannot be recomputed after the MERGE has changed its input."""
     df = df.persist(StorageLevel.MEMORY_AND_DISK)
     df.count()
     return df
@@ -116,8 +125,11 @@ def page_files(spark: SparkSession, settings: Settings, batch: BatchInfo) -> Dat
 
 
 def read_pages(spark: SparkSession, settings: Settings, batch: BatchInfo) -> DataFrame:
-    """The batch's page files, read once: `explode_pages` rows (records and empty pages)."""
-    return explode_pages(page_files(spark, settings, batch))
+    """The batch's page files, read once: `explode_pages` rows (records and empty pages), each
+    record with its `_key` and `_fingerprint` (salted with silver's logic version, so that a
+    change of logic parses every record again)."""
+    salt = f"brewlake.silver/{applied_state.LOGIC_VERSION}"
+    return explode_pages(page_files(spark, settings, batch)).transform(with_fingerprint, salt)
 
 
 def verify_pages(batch: BatchInfo, summary: list[Row]) -> None:
@@ -224,11 +236,13 @@ class BatchProfile:
 
 @dataclass(frozen=True)
 class BatchCounts:
-    """A validated batch, measured once."""
+    """A validated batch, measured once. `rows_in` counts every record, the `skipped` ones
+    (unchanged, not parsed; accepted as they were) included."""
 
     rows_in: int
     quarantined: int
     duplicates: int
+    skipped: int = 0
 
     @property
     def share(self) -> float:
@@ -254,23 +268,28 @@ def apply_batch(
 ) -> BatchOutcome:
     """Apply one batch; a QualityBreach carries `earlier_checks` (the run's) and this batch's."""
     batch = pending.batch
-    parsed = read_parsed(run.spark, run.settings, batch)
-    records = parsed.where(is_record())
-    profile = profile_records(records, batch.batch_id)
+    pages = read_verified(run.spark, run.settings, batch)
+    current = delta.read(run.spark, run.locations[SILVER_BREWERIES])
+    first_load = delta.file_count(run.spark, run.locations[SILVER_BREWERIES]) == 0
+    records = pages.where(is_record())
+    unchanged = None if first_load else unchanged_records(records, current).localCheckpoint()
+    skipped = unchanged.count() if unchanged is not None else 0
+    parsed = parse_changed(records, unchanged, batch.manifest.total_records - skipped)
+    pages.unpersist()
+    profile = profile_records(parsed, unchanged, batch.batch_id)
     mapping = run.places.mapping(profile.pairs)
-    validated = validated_records(run.spark, records, run.places, mapping)
+    validated = validated_records(run.spark, parsed, run.places, mapping)
     parsed.unpersist()
-    counts = count_validated(validated)
+    counts = count_validated(validated, skipped)
     if counts.quarantined:
         write_quarantine(run, pending, validated)  # written even when the batch is refused
     check = quarantine_gate(
         batch.batch_id, counts, run.settings.quarantine_max_share, earlier_checks
     )
-    current = delta.read(run.spark, run.locations[SILVER_BREWERIES])
     empty_snapshot_gate(batch.batch_id, counts, current, [*earlier_checks, check])
     # silver.locations before the data: a rerun of this batch maps the same way.
     run.places.record(run.spark, mapping, profile.pairs, batch)
-    changes = change_set(run, pending, validated, current)
+    changes = change_set(run, pending, validated, unchanged, current)
     validated.unpersist()
     actions = action_counts(changes)
     marker = batch_marker(batch, counts, actions)
@@ -280,27 +299,36 @@ def apply_batch(
     return BatchOutcome(marker, actions, (check,), profile.unknown_fields)
 
 
-def read_parsed(spark: SparkSession, settings: Settings, batch: BatchInfo) -> DataFrame:
-    """The batch's pages in one pass: hashed, split, parsed and cleansed, computed once (the caller
-    unpersists it) and held to the manifest."""
-    parsed = (
-        read_pages(spark, settings, batch)
-        .transform(with_parsed_record)
-        .transform(cleanse)
-        .transform(_materialized)
-    )
-    verify_pages(batch, parsed.transform(page_summary).collect())
-    return parsed
+def read_verified(spark: SparkSession, settings: Settings, batch: BatchInfo) -> DataFrame:
+    """The batch's pages in one pass: hashed, split and fingerprinted, computed once (the caller
+    unpersists it) and held to the manifest. Nothing is parsed yet."""
+    pages = read_pages(spark, settings, batch).transform(_materialized)
+    verify_pages(batch, pages.transform(page_summary).collect())
+    return pages
 
 
-def profile_records(records: DataFrame, batch_id: str) -> BatchProfile:
-    """Schema drift (logged) and the raw location pairs, from one pass over the records."""
+def parse_changed(records: DataFrame, unchanged: DataFrame | None, to_parse: int) -> DataFrame:
+    """The records not `unchanged`, parsed and cleansed, computed once (the caller unpersists
+    it). `to_parse`, how many they are, decides whether their positions are broadcast."""
+    if unchanged is not None:
+        records = without_unchanged(records, unchanged, broadcast=to_parse <= BROADCAST_PARSE_ROWS)
+    return records.transform(with_parsed_record).transform(cleanse).transform(_materialized)
+
+
+def profile_records(records: DataFrame, unchanged: DataFrame | None, batch_id: str) -> BatchProfile:
+    """Schema drift (logged) of the parsed records, and the raw location pairs of every record:
+    the parsed ones from one pass over them, the unchanged ones as silver holds them (their
+    bytes, so their raw place, are those silver's row was built from)."""
     profile = records.transform(raw_location_profile).collect()
     drift = tuple(sorted({field for row in profile for field in row["unknown_fields"]}))
     if drift:
         log.warning("silver.schema_drift", batch_id=batch_id, unknown_fields=",".join(drift))
-    pairs = tuple((r["country_raw"], r["state_raw"], r["count"]) for r in profile)
-    return BatchProfile(drift, pairs)
+    counts: dict[tuple, int] = {}
+    kept = unchanged.transform(raw_place_counts).collect() if unchanged is not None else []
+    for row in [*profile, *kept]:
+        pair = (row["country_raw"], row["state_raw"])
+        counts[pair] = counts.get(pair, 0) + row["count"]
+    return BatchProfile(drift, tuple((c, s, n) for (c, s), n in counts.items()))
 
 
 def validated_records(
@@ -312,13 +340,16 @@ def validated_records(
     return conformed.localCheckpoint()
 
 
-def count_validated(validated: DataFrame) -> BatchCounts:
+def count_validated(validated: DataFrame, skipped: int = 0) -> BatchCounts:
+    """The parsed records' counts, and the `skipped` (unchanged) ones as accepted records."""
     totals = validated.agg(
         F.count(F.lit(1)).alias("rows_in"),
         F.count_if(is_quarantined()).alias("quarantined"),
         F.count_if(F.col("_is_duplicate_copy")).alias("duplicates"),
     ).first()
-    return BatchCounts(totals["rows_in"], totals["quarantined"], totals["duplicates"])
+    return BatchCounts(
+        totals["rows_in"] + skipped, totals["quarantined"], totals["duplicates"], skipped
+    )
 
 
 def write_quarantine(run: SilverRun, pending: PendingBatch, validated: DataFrame) -> None:
@@ -374,20 +405,27 @@ def empty_snapshot_gate(
 
 
 def change_set(
-    run: SilverRun, pending: PendingBatch, validated: DataFrame, current: DataFrame
+    run: SilverRun,
+    pending: PendingBatch,
+    validated: DataFrame,
+    unchanged: DataFrame | None,
+    current: DataFrame,
 ) -> DataFrame:
-    """The rows of breweries this batch adds or replaces (new, changed, vanished, returning)."""
+    """The rows of breweries this batch adds or replaces (new, changed, vanished, returning, and
+    refreshed fingerprints). `unchanged` is None on a first load."""
     batch = pending.batch
     incoming = to_silver_rows(
         select_accepted(validated), batch.batch_id, batch.ingest_date, pending.started
     )
-    if delta.file_count(run.spark, run.locations[SILVER_BREWERIES]) == 0:
+    if unchanged is None:
         changes = first_load_rows(incoming)  # nothing to compare with, nothing to deactivate
     else:
+        # Every id of the snapshot: the parsed ones (quarantined included) and the unchanged.
+        present = validated.where(F.col("id").isNotNull()).select("id")
         changes = changed_rows(
             incoming,
             current,
-            validated.where(F.col("id").isNotNull()).select("id"),
+            present.unionByName(unchanged.select("id")),
             batch_id=batch.batch_id,
             snapshot_date=batch.ingest_date,
             previous_snapshot_date=pending.previous_snapshot_date,
@@ -411,6 +449,8 @@ def batch_marker(batch: BatchInfo, counts: BatchCounts, actions: dict[str, int])
         inserted=actions.get("insert", 0),
         updated=actions.get("update", 0) + actions.get("reactivate", 0),
         deactivated=actions.get("deactivate", 0),
+        skipped_unchanged=counts.skipped,
+        refreshed=actions.get("refresh", 0),
     )
 
 
@@ -422,16 +462,23 @@ def write_batch(
     actions: dict[str, int],
 ) -> None:
     """breweries in one commit that carries `marker` (none when nothing changed), then SCD2
-    history from the same change set, then the audit row."""
+    history from the same change set (none when only fingerprints were refreshed), then the
+    audit row."""
     spark, breweries = run.spark, run.locations[SILVER_BREWERIES]
     if actions:
         insert_only = set(actions) == {"insert"}
         with delta.session_conf(spark, MERGE_CONF), merge.commit_metadata(spark, marker):
             merge.apply_changes(spark, breweries, changes, insert_only=insert_only)
+    versioned = set(actions) - {"refresh"}
+    if versioned:
         # History follows from the change set; a crash before this commit is repaired by
         # `recover` on the next run, which compares breweries with history.
         merge.record_history(
-            spark, run.locations[SILVER_HISTORY], changes, pending.started, insert_only=insert_only
+            spark,
+            run.locations[SILVER_HISTORY],
+            changes,
+            pending.started,
+            insert_only=versioned == {"insert"},
         )
     merge.append_applied(
         spark,
@@ -651,6 +698,8 @@ def _fold(result: LayerResult, outcome: BatchOutcome) -> None:
     result.duplicates += marker.duplicates
     result.rows_out += marker.inserted + marker.updated + marker.deactivated
     result.batch_ids.append(marker.batch_id)
+    skipped = result.details.get("skipped_unchanged", 0) + marker.skipped_unchanged
+    result.details["skipped_unchanged"] = skipped
     if outcome.unknown_fields:
         result.details.setdefault("unknown_fields", list(outcome.unknown_fields))
     result.details.setdefault("batches", []).append({**asdict(marker), "actions": outcome.actions})

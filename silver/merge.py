@@ -97,6 +97,11 @@ class BatchMarker:
     inserted: int = 0
     updated: int = 0
     deactivated: int = 0
+    # Records not parsed: the same bytes silver's active row was built from (counted in
+    # rows_in and accepted).
+    skipped_unchanged: int = 0
+    # Rows whose content was unchanged but came from other bytes: only the fingerprint written.
+    refreshed: int = 0
 
     @property
     def position(self) -> tuple[dt.date, str] | None:
@@ -216,14 +221,20 @@ def apply_changes(
 
 
 def merge_breweries(spark: SparkSession, location: str, changes: DataFrame) -> None:
-    """Upsert the new images in `changes` (from `transforms.changed_rows`) by id."""
-    source = changes.select(*[f.name for f in SILVER_BREWERIES_SCHEMA.fields])
-    check_schema(source, SILVER_BREWERIES_SCHEMA, SILVER_BREWERIES)
-    columns = {f.name: F.col(f"s.{f.name}") for f in SILVER_BREWERIES_SCHEMA.fields}
+    """Upsert the new images in `changes` (from `transforms.changed_rows`) by id; a refresh
+    sets only `source_fingerprint` (its row's content, dates and lineage stay)."""
+    names = [f.name for f in SILVER_BREWERIES_SCHEMA.fields]
+    check_schema(changes.select(*names), SILVER_BREWERIES_SCHEMA, SILVER_BREWERIES)
+    source = changes.select(*names, "_action")
+    columns = {name: F.col(f"s.{name}") for name in names}
     (
         delta.table(spark, location)
         .alias("t")
         .merge(source.alias("s"), "t.id = s.id")
+        .whenMatchedUpdate(
+            condition=F.col("s._action") == "refresh",
+            set={"source_fingerprint": F.col("s.source_fingerprint")},
+        )
         .whenMatchedUpdate(set=columns)
         .whenNotMatchedInsert(values=columns)
         .execute()

@@ -145,6 +145,55 @@ def cleanse(records: DataFrame) -> DataFrame:
     )
 
 
+# ---------------------------------------------------------------- unchanged records
+def with_fingerprint(records: DataFrame, salt: str) -> DataFrame:
+    """Add `_key`, the record's id read without parsing the record (cleaned as `cleanse` cleans
+    the id), and `_fingerprint`, the sha256 of `salt` and the record's raw text: the cheap pass
+    that decides, before any parse, which records may be unchanged."""
+    text = F.col("raw_record")
+    return records.withColumn("_key", clean_string(F.get_json_object(text, "$.id"))).withColumn(
+        "_fingerprint", F.sha2(F.concat(F.lit(f"{salt}:"), text), 256)
+    )
+
+
+def unchanged_records(records: DataFrame, current: DataFrame) -> DataFrame:
+    """The records that need no parse: their key occurs once in the batch, and silver.breweries
+    (`current`) holds that id active, built from a record with the same fingerprint. One row
+    per such record: page, position, `id`, and the raw place silver holds for it.
+
+    Decided on narrow projections: (page, position, key, fingerprint) of the batch against
+    (id, fingerprint, raw place) of the active rows; the raw records are never shuffled."""
+    keyed = records.where(F.col("_key").isNotNull()).select(
+        "page", "position", "_key", "_fingerprint"
+    )
+    repeated = keyed.groupBy("_key").count().where(F.col("count") > 1).select("_key")
+    known = current.where(F.col("is_active") & F.col("source_fingerprint").isNotNull()).select(
+        F.col("id").alias("_key"),
+        F.col("source_fingerprint").alias("_fingerprint"),
+        "country_raw",
+        "state_raw",
+    )
+    return (
+        keyed.join(known, ["_key", "_fingerprint"])
+        .join(repeated, "_key", "left_anti")
+        .select("page", "position", F.col("_key").alias("id"), "country_raw", "state_raw")
+    )
+
+
+def without_unchanged(records: DataFrame, unchanged: DataFrame, *, broadcast: bool) -> DataFrame:
+    """`records` less the `unchanged_records` among them. The positions left are found on the
+    narrow (page, position) rows, then picked out of `records`: broadcast when they are few (a
+    normal day), so the raw records are not shuffled either."""
+    keys = ["page", "position"]
+    left = records.select(*keys).join(unchanged.select(*keys), keys, "left_anti")
+    return records.join(F.broadcast(left) if broadcast else left, keys, "left_semi")
+
+
+def raw_place_counts(unchanged: DataFrame) -> DataFrame:
+    """Per raw (country_raw, state_raw) of `unchanged_records`: `count`."""
+    return unchanged.groupBy("country_raw", "state_raw").agg(F.count(F.lit(1)).alias("count"))
+
+
 # ---------------------------------------------------------------- location
 def with_canonical_location(records: DataFrame, mapping: DataFrame) -> DataFrame:
     """Add canonical `country`, `state` from a (country_raw, state_raw, country, state) mapping."""
@@ -294,6 +343,7 @@ def to_silver_rows(
         "changed_on": day,
         "batch_id": F.lit(batch_id),
         "updated_at": F.lit(updated_at).cast(T.TimestampType()),
+        "source_fingerprint": F.col("_fingerprint"),
     }
     return accepted.select(
         *[
@@ -318,7 +368,11 @@ def changed_rows(
 
     insert: id not in silver; update: content hash differs; reactivate: id was inactive;
     deactivate: active id absent from the snapshot (`present_ids` holds every id of the batch,
-    quarantined ones included, so a record that failed a rule never deactivates its brewery).
+    quarantined ones included, so a record that failed a rule never deactivates its brewery);
+    refresh: same content from other raw bytes (coordinates wobbling beyond the kept decimals,
+    another key order, a row older than fingerprints): only its `source_fingerprint` is new
+    (the MERGE sets that column alone, and no history version opens), so that the record is
+    skipped unparsed next time.
     Unchanged rows are not in the result, so the MERGE touches only files holding changed rows.
     """
     cur = current.select(
@@ -326,20 +380,24 @@ def changed_rows(
         F.col("content_hash").alias("_t_hash"),
         F.col("is_active").alias("_t_active"),
         F.col("first_seen_date").alias("_t_first"),
+        F.col("source_fingerprint").alias("_t_print"),
     )
+    new_content = F.col("_t_hash") != F.col("content_hash")
     upserts = (
         incoming.join(cur, "id", "left")
         .where(
             F.col("_t_hash").isNull()
-            | (F.col("_t_hash") != F.col("content_hash"))
+            | new_content
             | ~F.col("_t_active")
+            | ~F.col("_t_print").eqNullSafe(F.col("source_fingerprint"))
         )
         .withColumn("first_seen_date", F.coalesce(F.col("_t_first"), F.col("first_seen_date")))
         .withColumn(
             "_action",
             F.when(F.col("_t_hash").isNull(), "insert")
             .when(~F.col("_t_active"), "reactivate")
-            .otherwise("update"),
+            .when(new_content, "update")
+            .otherwise("refresh"),
         )
     )
     day = F.lit(snapshot_date).cast(T.DateType())
@@ -393,8 +451,10 @@ def history_from_changes(changes: DataFrame, recorded_at: dt.datetime) -> DataFr
     one new version, valid from its `changed_on`; every action but an insert closes an open one.
 
     Equal to `history_versions` over breweries right after that MERGE, without reading breweries
-    or history: the daily cost follows the change set, not the table size."""
-    return _as_versions(changes, recorded_at, has_open_version=F.col("_action") != "insert")
+    or history: the daily cost follows the change set, not the table size. A refresh (only the
+    fingerprint is new) is no version."""
+    versions = changes.where(F.col("_action") != "refresh")
+    return _as_versions(versions, recorded_at, has_open_version=F.col("_action") != "insert")
 
 
 def _as_versions(

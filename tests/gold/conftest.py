@@ -41,6 +41,7 @@ SILVER_DEFAULTS: Mapping[str, Any] = {
     "batch_id": "b1",
     "content_hash": "0" * 64,
     "updated_at": AT,
+    "source_fingerprint": None,
 }
 assert list(SILVER_DEFAULTS) == SILVER_BREWERIES_SCHEMA.fieldNames(), "defaults drifted"
 

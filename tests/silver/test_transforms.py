@@ -265,6 +265,54 @@ def test_raw_location_profile_counts_raw_pairs_and_lists_unknown_fields(spark):
     assertDataFrameEqual(records.transform(tr.raw_location_profile), expected, checkRowOrder=False)
 
 
+# ---------------------------------------------------------------- unchanged records
+def test_a_record_is_unchanged_only_with_a_unique_key_and_its_active_rows_bytes(spark):
+    def sha(text):
+        return hashlib.sha256(f"s:{text}".encode()).hexdigest()
+
+    kept, moved = raw(brewery(" a ")), raw(brewery("b"))
+    body1 = [kept, raw(brewery("twice")), raw(brewery("twice")), raw(brewery("gone"))]
+    body2 = [moved, raw(brewery("new")), raw(brewery(None)), raw(brewery("other", name="X"))]
+    pages = pages_df(spark, *["[" + ",".join(body) + "]" for body in (body1, body2)])
+    records = tr.explode_pages(pages).transform(tr.with_fingerprint, "s").where(tr.is_record())
+    # The key is the id cleaned as `cleanse` cleans it; the fingerprint covers the salt.
+    assert records.where("position = 0 AND page = 'page-00001.json'").first()._key == "a"
+    assert records.first()._fingerprint == sha(kept)
+
+    current = frame(
+        spark,
+        SILVER_BREWERIES_SCHEMA,
+        [
+            silver("a", source_fingerprint=sha(kept)),
+            silver("b", source_fingerprint=sha(moved)),  # on another page than before: no matter
+            silver("twice", source_fingerprint=sha(raw(brewery("twice")))),  # repeated: parsed
+            silver("gone", is_active=False, source_fingerprint=sha(raw(brewery("gone")))),
+            silver("other", source_fingerprint=sha(raw(brewery("other")))),  # other bytes
+            silver("new"),  # a row without a fingerprint (older than them)
+        ],
+    )
+    unchanged = tr.unchanged_records(records, current)
+    expected = spark.createDataFrame(
+        [(PAGE1, 0, "a", "United States", "Oregon"), (PAGE2, 0, "b", "United States", "Oregon")],
+        "page string, position int, id string, country_raw string, state_raw string",
+    )
+    assertDataFrameEqual(unchanged, expected, checkRowOrder=False)
+
+    for broadcast in (True, False):
+        left = tr.without_unchanged(records, unchanged, broadcast=broadcast)
+        assertDataFrameEqual(
+            left.select("page", "position"),
+            records.where("NOT (position = 0)").select("page", "position"),
+            checkRowOrder=False,
+        )
+    assertDataFrameEqual(
+        tr.raw_place_counts(unchanged),
+        spark.createDataFrame(
+            [("United States", "Oregon", 2)], "country_raw string, state_raw string, count long"
+        ),
+    )
+
+
 # ---------------------------------------------------------------- cleansing
 SOURCE_SCHEMA = T.StructType(
     [T.StructField("page", S), *[T.StructField(f"_src_{name}", S) for name in API_FIELDS]]
@@ -684,13 +732,16 @@ def test_to_silver_rows_shapes_accepted_records_as_table_rows(spark):
         "batch_id",
         "updated_at",
     }
-    carried = [f for f in SILVER_BREWERIES_SCHEMA.fields if f.name not in stamped]
+    # The fingerprint rides along as `_fingerprint` from the cheap pass over the raw record.
+    made = {*stamped, "source_fingerprint"}
+    carried = [f for f in SILVER_BREWERIES_SCHEMA.fields if f.name not in made]
     accepted_schema = T.StructType(
         [
             T.StructField("page", S),
             *reversed(carried),
             T.StructField("failed_rules", T.ArrayType(S)),
             T.StructField("_is_duplicate_copy", T.BooleanType()),
+            T.StructField("_fingerprint", S),
         ]
     )
     a = silver("a")
@@ -699,7 +750,10 @@ def test_to_silver_rows_shapes_accepted_records_as_table_rows(spark):
     accepted = frame(
         spark,
         accepted_schema,
-        [{k: v for k, v in r.items() if k not in stamped} | helpers for r in (a, b)],
+        [
+            {k: v for k, v in r.items() if k not in stamped} | helpers | {"_fingerprint": f"f-{i}"}
+            for i, r in enumerate((a, b))
+        ],
     )
     actual = tr.to_silver_rows(accepted, "b7", DAY2, AT2)
     seen = {
@@ -711,7 +765,11 @@ def test_to_silver_rows_shapes_accepted_records_as_table_rows(spark):
         "batch_id": "b7",
         "updated_at": AT2,
     }
-    expected = frame(spark, SILVER_BREWERIES_SCHEMA, [a | seen, b | seen])
+    expected = frame(
+        spark,
+        SILVER_BREWERIES_SCHEMA,
+        [a | seen | {"source_fingerprint": "f-0"}, b | seen | {"source_fingerprint": "f-1"}],
+    )
     assertDataFrameEqual(actual, expected, checkRowOrder=False, rtol=0, atol=0)
 
 
@@ -726,6 +784,7 @@ def test_changed_rows_classifies_insert_update_deactivate_reactivate(spark):
         silver("back", **old, is_active=False, deactivated_on=DAY1),
         silver("kept_bad", **old),  # quarantined today: present, so not deactivated
         silver("dead", **old, is_active=False, deactivated_on=D0),  # already inactive
+        silver("wobbly", **old, source_fingerprint="p1"),
     ]
     new = {
         "first_seen_date": DAY2,
@@ -739,11 +798,14 @@ def test_changed_rows_classifies_insert_update_deactivate_reactivate(spark):
         silver("changed", **new, name="Renamed", content_hash="h-changed-2"),
         silver("back", **new),
         silver("new", **new),
+        # Same content from other raw bytes: only the fingerprint is new.
+        silver("wobbly", **new, source_fingerprint="p2"),
     ]
     current = frame(spark, SILVER_BREWERIES_SCHEMA, current_rows)
     incoming = frame(spark, SILVER_BREWERIES_SCHEMA, incoming_rows)
     present = spark.createDataFrame(
-        [("same",), ("changed",), ("back",), ("new",), ("kept_bad",), ("kept_bad",)], "id string"
+        [("same",), ("changed",), ("back",), ("new",), ("kept_bad",), ("kept_bad",), ("wobbly",)],
+        "id string",
     )
 
     def changes_with(previous):
@@ -774,6 +836,8 @@ def test_changed_rows_classifies_insert_update_deactivate_reactivate(spark):
             "updated_at": AT2,
             "_action": "deactivate",
         },
+        silver("wobbly", **new, source_fingerprint="p2")
+        | {"first_seen_date": D0, "_action": "refresh"},
     ]
     expected = frame(spark, CHANGES_SCHEMA, expected_rows)
     assertDataFrameEqual(changes, expected, checkRowOrder=False, rtol=0, atol=0)
@@ -803,6 +867,7 @@ def test_changed_rows_classifies_insert_update_deactivate_reactivate(spark):
                 _has_open_version=r["_action"] != "insert",
             )
             for r in expected_rows
+            if r["_action"] != "refresh"  # no version: the content did not change
         ],
     )
     assertDataFrameEqual(from_changes, expected_versions, checkRowOrder=False, rtol=0, atol=0)

@@ -8,10 +8,15 @@ import argparse
 import datetime as dt
 from dataclasses import replace
 
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.testing import assertDataFrameEqual
+
 from brewlake import delta
 from brewlake.catalog import SILVER_BREWERIES, SILVER_HISTORY
 from brewlake.lake import Lake
 from brewlake.runtime.pipeline import run_pipeline
+from brewlake.schemas import SILVER_BREWERIES_SCHEMA, SILVER_PARTITION_COLUMNS
 from brewlake.storage import open_store
 from silver import job
 from silver import state as applied_state
@@ -110,3 +115,104 @@ def test_after_an_unchanged_batch_the_next_diff_is_against_it(spark, lake_settin
     history = delta.read(spark, Lake(settings).table_location(SILVER_HISTORY))
     assert history.where("id = 'a'").count() == 2  # one new version for day 3's change only
     assert applied_state.read(store, lake).position == (DAY3, b3)
+
+
+# ---------------------------------------------------------------- records skipped by fingerprint
+def oregon(i: int, **fields) -> dict:
+    return brewery(f"id-{i:03d}", country="United States", state_province="Oregon", **fields)
+
+
+def history_ids(spark, location) -> dict[str, int]:
+    """SCD2 versions per id."""
+    rows = delta.read(spark, location).groupBy("id").count().collect()
+    return {r["id"]: r["count"] for r in rows}
+
+
+def applied(result) -> dict:
+    """The one batch a run applied, as its result records it (marker fields and actions)."""
+    (batch,) = result.details["batches"]
+    return batch
+
+
+def test_a_day_parses_only_the_records_that_changed(spark, lake_settings):
+    settings = lake_settings
+    breweries = Lake(settings).table_location(SILVER_BREWERIES)
+    history = Lake(settings).table_location(SILVER_HISTORY)
+    page1, page2 = [oregon(i) for i in range(200)], [oregon(i) for i in range(200, 400)]
+    write_batch(settings, DAY1, page1, page2)
+    first = applied(job.run(spark, settings, DAY1, NO_REBUILD))
+    assert (first["skipped_unchanged"], first["actions"]) == (0, {"insert": 400})
+
+    # Day 2: one record of page 2 changed. Page 1 is byte-identical, page 2 is not: only the
+    # changed record is parsed and reaches the MERGE; the counts still cover all 400.
+    page2_day2 = [*page2[:50], oregon(250, name="Renamed"), *page2[51:]]
+    write_batch(settings, DAY2, page1, page2_day2)
+    r2 = job.run(spark, settings, DAY2, NO_REBUILD)
+    day2 = applied(r2)
+    assert (day2["rows_in"], day2["accepted"], day2["skipped_unchanged"]) == (400, 400, 399)
+    assert (day2["actions"], day2["updated"], r2.details["skipped_unchanged"]) == (
+        {"update": 1},
+        1,
+        399,
+    )
+    assert history_ids(spark, history) == {f"id-{i:03d}": 1 for i in range(400)} | {"id-250": 2}
+
+    # Day 3: id-010 vanished; id-399 moved to page 1, its bytes unchanged. Every record left is
+    # skipped, the vanished one is still deactivated, the moved one opens no version.
+    page1_day3 = [*page1[:10], *page1[11:], page2_day2[-1]]
+    write_batch(settings, DAY3, page1_day3, page2_day2[:-1])
+    day3 = applied(job.run(spark, settings, DAY3, NO_REBUILD))
+    assert (day3["rows_in"], day3["skipped_unchanged"], day3["actions"]) == (
+        399,
+        399,
+        {"deactivate": 1},
+    )
+    rows = {r.id: r for r in delta.read(spark, breweries).collect()}
+    gone = rows["id-010"]
+    assert (gone.is_active, gone.last_seen_date, gone.deactivated_on) == (False, DAY2, DAY3)
+    assert (rows["id-399"].is_active, rows["id-399"].changed_on) == (True, DAY1)
+    counts = history_ids(spark, history)
+    assert (counts["id-399"], counts["id-010"], sum(counts.values())) == (1, 2, 402)
+
+
+def test_same_content_from_other_bytes_refreshes_the_fingerprint_only(spark, lake_settings):
+    settings = lake_settings
+    breweries = Lake(settings).table_location(SILVER_BREWERIES)
+    history = Lake(settings).table_location(SILVER_HISTORY)
+    # A table from before fingerprints: it gains the column (null in its old rows) in place.
+    old_schema = T.StructType(SILVER_BREWERIES_SCHEMA.fields[:-1])
+    delta.create(spark, breweries, old_schema, partitions=SILVER_PARTITION_COLUMNS)
+    records = [oregon(i) for i in range(3)]
+    write_batch(settings, DAY1, records)
+    assert applied(job.run(spark, settings, DAY1, NO_REBUILD))["actions"] == {"insert": 3}
+    assert delta.read(spark, breweries).schema == SILVER_BREWERIES_SCHEMA
+    delta.table(spark, breweries).update(set={"source_fingerprint": F.lit(None)})
+    before = delta.read(spark, breweries).drop("source_fingerprint").localCheckpoint()
+    history_before = delta.read(spark, history).localCheckpoint()
+
+    def after(day, pages) -> tuple[dict, dict]:
+        write_batch(settings, day, *pages)
+        batch = applied(job.run(spark, settings, day, NO_REBUILD))
+        rows = delta.read(spark, breweries)
+        # Nothing but the fingerprint moved: no content, date or lineage column, no history.
+        assertDataFrameEqual(rows.drop("source_fingerprint"), before, checkRowOrder=False)
+        assertDataFrameEqual(delta.read(spark, history), history_before, checkRowOrder=False)
+        return batch, {r.id: r.source_fingerprint for r in rows.collect()}
+
+    # Day 2: rows without a fingerprint (older than it) are parsed once and get theirs.
+    day2, prints2 = after(DAY2, [records])
+    assert (day2["skipped_unchanged"], day2["actions"], day2["refreshed"]) == (0, {"refresh": 3}, 3)
+    assert (day2["updated"], day2["inserted"]) == (0, 0) and all(prints2.values())
+
+    # Day 3: the API's coordinate wobbles at the 11th decimal: same content (7 decimals kept),
+    # other bytes. Only that record is parsed; its fingerprint follows, no version opens.
+    wobbly = [oregon(0, latitude=45.52000000001), *records[1:]]
+    day3, prints3 = after(DAY3, [wobbly])
+    assert (day3["skipped_unchanged"], day3["actions"]) == (2, {"refresh": 1})
+    assert prints3["id-000"] != prints2["id-000"] and prints3["id-001"] == prints2["id-001"]
+
+    # Day 4: the same bytes again: every record is skipped and breweries gets no commit.
+    version = delta.version(spark, breweries)
+    day4, prints4 = after(dt.date(2025, 3, 4), [wobbly])
+    assert (day4["skipped_unchanged"], day4["actions"], prints4) == (3, {}, prints3)
+    assert delta.version(spark, breweries) == version
