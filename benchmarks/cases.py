@@ -185,18 +185,22 @@ def _jvm_start(env: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def _timed_run(env: dict[str, str]) -> dict[str, Any]:
+    """One `brewlake run` in `env`: seconds, peak RSS, the load before it, seconds per layer."""
+    load = load_average()
+    ran = run_measured_process([BREWLAKE, "run", "--date", DATE.isoformat()], env=env)
+    return {
+        "seconds": ran["seconds"],
+        "peak_rss_mb": ran["peak_rss_mb"],
+        "load_average": load,
+        "layer_seconds": _layer_seconds(ran["stdout"]),
+        "summary": ran["stdout"],
+    }
+
+
 def _run_cold(work: Path, url: str, n: int) -> dict[str, Any]:
     """`brewlake run` on an empty lake of its own (`lake-<n>`)."""
-    env = _env(BREWLAKE_LAKE_ROOT=str(work / f"lake-{n}"), BREWLAKE_API_URL=url)
-    load = load_average()
-    cold = run_measured_process([BREWLAKE, "run", "--date", DATE.isoformat()], env=env)
-    return {
-        "seconds": cold["seconds"],
-        "peak_rss_mb": cold["peak_rss_mb"],
-        "load_average": load,
-        "layer_seconds": _layer_seconds(cold["stdout"]),
-        "summary": cold["stdout"],
-    }
+    return _timed_run(_env(BREWLAKE_LAKE_ROOT=str(work / f"lake-{n}"), BREWLAKE_API_URL=url))
 
 
 def end_to_end(work: Path, quick: bool) -> dict[str, Any]:
@@ -520,14 +524,7 @@ def _s3_run(url: str, endpoint: str, bucket: str, **extra: str) -> dict[str, Any
     from brewlake.storage import aws_client
 
     aws_client(load_settings(env=env)).create_bucket(Bucket=bucket)
-    load = load_average()
-    ran = run_measured_process([BREWLAKE, "run", "--date", DATE.isoformat()], env=env)
-    return {
-        "seconds": ran["seconds"],
-        "peak_rss_mb": ran["peak_rss_mb"],
-        "load_average": load,
-        "layer_seconds": _layer_seconds(ran["stdout"]),
-    }
+    return _timed_run(env)
 
 
 def cluster(work: Path, quick: bool) -> dict[str, Any]:
