@@ -103,8 +103,11 @@ def spark_conf(settings: Settings, jars: list[str] | None = None) -> dict[str, s
         # 1,500-row batch spent minutes in the optimizer (getAllValidConstraints) and ran out of
         # a 2 g heap; off, the same batch applied in ~2 min on a heavily loaded 2-core machine.
         "spark.sql.constraintPropagation.enabled": "false",
-        # Delta's snapshot reconstruction defaults to 50 partitions: far too many for our logs.
-        "spark.databricks.delta.snapshotPartitions": shuffle,
+        # Delta rebuilds a table's state (its log's actions) with a fixed-size repartition that
+        # adaptive execution does not coalesce: 50 tasks by default, and as many as the shuffle on a
+        # cluster (64) if tied to it, for logs of a few thousand actions at most. Every table
+        # load, commit and MERGE pays it; a few partitions are plenty.
+        "spark.databricks.delta.snapshotPartitions": str(min(settings.shuffle_partitions, 4)),
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         "spark.databricks.delta.optimizeWrite.enabled": "true",
         "spark.driver.memory": settings.spark_driver_memory,

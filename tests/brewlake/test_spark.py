@@ -88,3 +88,12 @@ def test_driver_maps_the_class_archive_when_setup_built_one(spark, base_settings
     assert f"-XX:SharedArchiveFile={archive}" in arguments
     # "sharing": the JVM runs on class data mapped from an archive, not loaded class by class.
     assert "sharing" in jvm.java.lang.System.getProperty("java.vm.info")
+
+
+def test_delta_rebuilds_table_state_in_a_few_tasks_even_on_a_cluster():
+    # A fixed repartition adaptive execution cannot coalesce: 64 tasks per table load on a cluster.
+    cluster = spark_conf(load_settings(env={}, spark_master="spark://m:7077"))
+    assert cluster["spark.sql.shuffle.partitions"] == "64"
+    assert cluster["spark.databricks.delta.snapshotPartitions"] == "4"
+    local = spark_conf(load_settings(env={}, spark_master="local[2]"))
+    assert local["spark.databricks.delta.snapshotPartitions"] == "2"
