@@ -47,12 +47,15 @@ def summary_markdown(report: dict[str, Any]) -> str:
         f"Python {m['python']}, {m['java']}, pyspark {m['pyspark']}, "
         f"delta-spark {m['delta_spark']}, brewlake {m['brewlake']}.",
         "",
-        "| case | measured | target | met |",
-        "|---|---|---|---|",
+        "| case | measured | target | met | measured at (UTC) |",
+        "|---|---|---|---|---|",
     ]
     for row in report["targets"]:
         met = {True: "met", False: "**missed**", None: "n/a"}[row["met"]]
-        lines.append(f"| {row['name']} | {row['measured']} | {row['target']} | {met} |")
+        when = report["cases"].get(row["case"], {}).get("measured_at", report["started_at"])
+        lines.append(
+            f"| {row['name']} | {row['measured']} | {row['target']} | {met} | {when[:16]} |"
+        )
     lines += ["", "## Details", ""]
     for name, body in report["cases"].items():
         lines.append(f"### {name}")
@@ -83,7 +86,11 @@ def _merged_into_latest(report: dict[str, Any]) -> dict[str, Any]:
     if old.get("quick") != report["quick"]:
         return report
     ran = set(report["cases"])
-    cases = {k: v for k, v in old.get("cases", {}).items() if k not in ran}
+    cases = {
+        k: {"measured_at": old["started_at"], **v}
+        for k, v in old.get("cases", {}).items()
+        if k not in ran
+    }
     cases.update(report["cases"])
     targets = [t for t in old.get("targets", []) if t["case"] not in ran] + report["targets"]
     order = list(CASES)
