@@ -21,7 +21,12 @@ from brewlake import delta
 
 
 class TreeRss:
-    """Samples the resident memory of a process and all its descendants (the driver JVM too)."""
+    """Samples the resident memory of a process and all its descendants (the driver JVM too).
+
+    A child that still shares its parent's address space is left out: between fork (or Java's
+    posix_spawn helper, which Hadoop's local file system starts for every `chmod`) and exec,
+    /proc reports the parent's whole RSS for it again, so one sample could count the driver
+    JVM twice. Such a child is recognised by a virtual size equal to its parent's."""
 
     def __init__(self, pid: int | None = None, interval_s: float = 0.05):
         self.pid = pid or os.getpid()
@@ -36,11 +41,15 @@ class TreeRss:
             procs = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             return 0
-        total = 0
+        memory = {}
         for proc in procs:
             with suppress(psutil.Error):
-                total += proc.memory_info().rss
-        return total
+                memory[proc.pid] = (proc.ppid(), proc.memory_info())
+        return sum(
+            info.rss
+            for pid, (ppid, info) in memory.items()
+            if pid == self.pid or not _shares_parent_memory(info, memory.get(ppid))
+        )
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -60,6 +69,10 @@ class TreeRss:
     @property
     def peak_mb(self) -> float:
         return round(self.peak / 2**20, 1)
+
+
+def _shares_parent_memory(info: Any, parent: tuple[int, Any] | None) -> bool:
+    return parent is not None and parent[1].vms == info.vms
 
 
 @contextmanager

@@ -1,0 +1,58 @@
+"""The benchmarks' memory sampler counts each process tree's memory once: a forked child that
+still shares its parent's pages is not counted again, a child with memory of its own is."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import psutil
+
+from benchmarks.measure import TreeRss
+
+MB = 2**20
+# Holds 200 MB, then forks a child that only sleeps (it shares those pages, copy-on-write), or
+# starts a new interpreter that holds 200 MB of its own.
+PARENT = """
+import os, subprocess, sys, time
+held = bytearray(200 * 2**20)
+held[:: 4096] = b"x" * len(held[:: 4096])
+if sys.argv[1] == "fork":
+    if os.fork() == 0:
+        time.sleep(30)
+        os._exit(0)
+else:
+    subprocess.Popen([sys.executable, "-c", sys.argv[2]])
+print("ready", flush=True)
+time.sleep(30)
+"""
+CHILD = (
+    'import time; held = bytearray(200 * 2**20); held[::4096] = b"x" * len(held[::4096]); '
+    "time.sleep(30)"
+)
+
+
+def _peak_mb(mode: str) -> float:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PARENT, mode, CHILD], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(1.0)  # the new interpreter's 200 MB are touched by now
+        with TreeRss(proc.pid, interval_s=0.02) as rss:
+            time.sleep(0.3)
+        return rss.peak / MB
+    finally:
+        for child in psutil.Process(proc.pid).children():
+            child.kill()
+        proc.kill()
+        proc.wait()
+
+
+def test_a_forked_child_sharing_its_parents_pages_is_counted_once():
+    assert 200 <= _peak_mb("fork") < 350
+
+
+def test_a_child_with_memory_of_its_own_is_counted():
+    assert _peak_mb("spawn") >= 400
