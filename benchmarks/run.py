@@ -76,10 +76,10 @@ def _strip_runs(body: Any) -> Any:
     return body
 
 
-def _merged_into_latest(report: dict[str, Any]) -> dict[str, Any]:
+def _merged_into_latest(report: dict[str, Any], results: Path) -> dict[str, Any]:
     """`latest` after a partial run (`--only`): the cases just measured replace theirs, every
     other case keeps its last figures (each case says when it was measured)."""
-    latest = RESULTS / "latest.json"
+    latest = results / "latest.json"
     if not latest.exists():
         return report
     old = json.loads(latest.read_text())
@@ -103,6 +103,18 @@ def _merged_into_latest(report: dict[str, Any]) -> dict[str, Any]:
             targets, key=lambda t: order.index(t["case"]) if t["case"] in order else 99
         ),
     }
+
+
+def save(report: dict[str, Any], results: Path, *, partial: bool) -> None:
+    """`<started>.json` holds this run as measured; `latest.json` and `latest.md` every case's
+    newest figures (after a partial run, the others' from the runs before)."""
+    results.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.fromisoformat(report["started_at"]).strftime("%Y%m%dT%H%M%SZ")
+    (results / f"{stamp}.json").write_text(json.dumps(report, indent=2, default=str))
+    latest = _merged_into_latest(report, results) if partial else report
+    (results / "latest.json").write_text(json.dumps(latest, indent=2, default=str))
+    (results / "latest.md").write_text(summary_markdown(latest))
+    print(f"wrote {results / (stamp + '.json')}, latest.json, latest.md", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,18 +152,10 @@ def main(argv: list[str] | None = None) -> int:
             if row["case"] == name:
                 print(f"   {row['name']}: {row['measured']} (target {row['target']})", flush=True)
     report["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    text = json.dumps(report, indent=2, default=str)
     if args.no_save:
-        print(text)
+        print(json.dumps(report, indent=2, default=str))
         return 0
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    if args.only:
-        report = _merged_into_latest(report)
-    stamp = started.strftime("%Y%m%dT%H%M%SZ")
-    (RESULTS / f"{stamp}.json").write_text(text)
-    (RESULTS / "latest.json").write_text(text)
-    (RESULTS / "latest.md").write_text(summary_markdown(report))
-    print(f"wrote {RESULTS / (stamp + '.json')}, latest.json, latest.md", file=sys.stderr)
+    save(report, RESULTS, partial=bool(args.only))
     shutil.rmtree(WORK, ignore_errors=True)
     return 0
 
