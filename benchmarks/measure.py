@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from pathlib import Path
@@ -71,6 +71,52 @@ class TreeRss:
         return round(self.peak / 2**20, 1)
 
 
+class TreeCpu:
+    """CPU seconds (user + system) that the process trees under `pids` spend while it runs:
+    every process seen under them counts, those that start and end meanwhile too (sampled every
+    `interval_s`, so the last moments of a short-lived process can be missed); a process already
+    running counts from the start only."""
+
+    def __init__(self, pids: Sequence[int], interval_s: float = 0.1):
+        self.pids = tuple(pids)
+        self.interval_s = interval_s
+        self._start: dict[tuple[int, float], float] = {}
+        self._latest: dict[tuple[int, float], float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _sample(self) -> None:
+        for root in self.pids:
+            try:
+                parent = psutil.Process(root)
+                procs = [parent, *parent.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+            for proc in procs:
+                with suppress(psutil.Error):
+                    times = proc.cpu_times()
+                    self._latest[(proc.pid, proc.create_time())] = times.user + times.system
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
+
+    def __enter__(self) -> TreeCpu:
+        self._sample()
+        self._start = dict(self._latest)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def seconds(self) -> float:
+        return round(sum(t - self._start.get(k, 0.0) for k, t in self._latest.items()), 1)
+
+
 def _shares_parent_memory(info: Any, parent: tuple[int, Any] | None) -> bool:
     return parent is not None and parent[1].vms == info.vms
 
@@ -86,11 +132,14 @@ def measured() -> Iterator[dict[str, float]]:
     out["peak_rss_mb"] = rss.peak_mb
 
 
-def run_measured_process(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run a command; wall time and peak RSS of its whole process tree."""
+def run_measured_process(
+    cmd: list[str], env: dict[str, str] | None = None, also_cpu_of: Sequence[int] = ()
+) -> dict[str, Any]:
+    """Run a command; wall time, peak RSS and CPU seconds of its whole process tree, and the CPU
+    seconds the trees under `also_cpu_of` (a cluster's daemons, say) spend meanwhile."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    with TreeRss(proc.pid) as rss:
+    with TreeRss(proc.pid) as rss, TreeCpu([proc.pid]) as cpu, TreeCpu(also_cpu_of) as others:
         stdout, stderr = proc.communicate()
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -98,6 +147,8 @@ def run_measured_process(cmd: list[str], env: dict[str, str] | None = None) -> d
     return {
         "seconds": round(seconds, 3),
         "peak_rss_mb": rss.peak_mb,
+        "cpu_seconds": cpu.seconds,
+        "other_cpu_seconds": others.seconds,
         "stdout": stdout,
         "stderr": stderr,
     }
@@ -122,6 +173,11 @@ def spread(samples: list[float]) -> dict[str, float]:
         "median": round(statistics.median(samples), 3),
         "max": round(max(samples), 3),
     }
+
+
+def spread_text(spread_: dict[str, float]) -> str:
+    """`min / median / max` of a `spread`."""
+    return f"{spread_['min']} / {spread_['median']} / {spread_['max']}"
 
 
 def load_average() -> list[float]:

@@ -1,5 +1,6 @@
-"""The benchmarks' memory sampler counts each process tree's memory once: a forked child that
-still shares its parent's pages is not counted again, a child with memory of its own is."""
+"""The benchmarks' samplers. Memory: each process tree's memory once (a forked child that still
+shares its parent's pages is not counted again, a child with memory of its own is). CPU: what a
+tree spends while measured, a child that comes and goes included, nothing spent before."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 
 import psutil
 
-from benchmarks.measure import TreeRss
+from benchmarks.measure import TreeCpu, TreeRss
 
 MB = 2**20
 # Holds 200 MB, then forks a child that only sleeps (it shares those pages, copy-on-write), or
@@ -56,3 +57,23 @@ def test_a_forked_child_sharing_its_parents_pages_is_counted_once():
 
 def test_a_child_with_memory_of_its_own_is_counted():
     assert _peak_mb("spawn") >= 400
+
+
+# Spends 1 s of CPU before it says ready (not measured), then starts a child that spends 1 s.
+BUSY = "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.0: pass"
+CPU_PARENT = f"""
+import subprocess, sys, time
+exec({BUSY!r})
+print("ready", flush=True)
+time.sleep(0.3)
+subprocess.run([sys.executable, "-c", {BUSY!r}], check=True)
+time.sleep(0.3)
+"""
+
+
+def test_cpu_seconds_are_what_the_tree_spends_while_measured():
+    proc = subprocess.Popen([sys.executable, "-c", CPU_PARENT], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    with TreeCpu([proc.pid], interval_s=0.02) as cpu:
+        assert proc.wait(timeout=60) == 0
+    assert 0.8 <= cpu.seconds < 1.6
