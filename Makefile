@@ -106,7 +106,7 @@ engine: ## start dockerd (as root) unless an engine answers
 	@docker info >/dev/null 2>&1 || bash docker/start-engine.sh
 
 $(ROOTFS_TAR):
-	@mkdir -p $(dir $@)
+	@mkdir -p $(dir $@) $(CACHE_DIR)
 	rm -rf $(CACHE_DIR)/rootfs
 	debootstrap --variant=minbase bookworm $(CACHE_DIR)/rootfs $(DEBIAN_MIRROR) >$(CACHE_DIR)/debootstrap.log
 	rm -rf $(CACHE_DIR)/rootfs/var/cache/apt/archives/*.deb $(CACHE_DIR)/rootfs/var/lib/apt/lists/*
