@@ -48,6 +48,23 @@ def first_line(error: BaseException | str, limit: int = 500) -> str:
     return scrub(line)[:limit]
 
 
+def unexpected_line(error: BaseException) -> str:
+    """The one line an unexpected error becomes, with the fix where brewlake knows it: a Spark
+    OutOfMemoryError, or a Py4J error that cannot even describe itself because the JVM behind it
+    has exited (what an OutOfMemoryError in a task does to a local driver)."""
+    try:
+        text = str(error)
+    except Exception:  # Py4J fetches the Java message from the JVM, which may be gone
+        text = ""
+    if "OutOfMemoryError" in text or (not text and type(error).__module__.startswith("py4j")):
+        return (
+            "the Spark JVM ran out of memory or exited mid-run; nothing half-written is visible "
+            "(Delta commits are atomic). Raise BREWLAKE_SPARK_DRIVER_MEMORY (executor memory on "
+            "a cluster) and rerun; Spark's log is in BREWLAKE_LOG_DIR"
+        )
+    return f"{type(error).__name__}: {first_line(text)}"
+
+
 def guarded(fn: Callable[[], int], *, verbose: bool) -> int:
     """Run `fn`; turn errors into one line on stderr and an exit code (traceback if verbose)."""
     try:
@@ -64,8 +81,7 @@ def guarded(fn: Callable[[], int], *, verbose: bool) -> int:
         if verbose:
             raise
         print(
-            f"brewlake: error: {type(exc).__name__}: {first_line(str(exc))} "
-            "(rerun with --verbose for details)",
+            f"brewlake: error: {unexpected_line(exc)} (rerun with --verbose for details)",
             file=sys.stderr,
         )
         return 1

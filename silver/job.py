@@ -91,6 +91,10 @@ MERGE_CONF = {"spark.databricks.delta.merge.repartitionBeforeWrite.enabled": "tr
 # Up to this many records left to parse, their (page, position) are broadcast to pick them out
 # of the batch; above it (a first run over rows without fingerprints) Spark chooses the join.
 BROADCAST_PARSE_ROWS = 200_000
+# A batch whose pages hold more bytes than this keeps its intermediate frames on local disk only
+# (DISK_ONLY): a 4.4 GB batch (10 M records) cached in the memory store of the default 2 GB
+# driver ran it out of heap. Smaller batches keep them in memory, spilling to disk as needed.
+MEMORY_CACHE_MAX_BYTES = 1 << 30
 _MAPPING_SCHEMA = T.StructType(
     [T.StructField(n, T.StringType()) for n in ("country_raw", "state_raw", "country", "state")]
 )
@@ -100,12 +104,19 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def _materialized(df: DataFrame) -> DataFrame:
-    """Cache `df` (columnar, spilling to disk) and compute it now, once. The later passes read
-    only the columns they need from it. Only for frames derived from immutable bronze pages (and
-    from checkpointed frames): what reads breweries (the unchanged records, the change set) is
+def storage_level(batch: BatchInfo) -> StorageLevel:
+    """Where a batch's cached and checkpointed frames live: memory (spilling to disk), or local
+    disk only for a batch above `MEMORY_CACHE_MAX_BYTES`."""
+    size = sum(page.bytes for page in batch.manifest.pages)
+    return StorageLevel.DISK_ONLY if size > MEMORY_CACHE_MAX_BYTES else StorageLevel.MEMORY_AND_DISK
+
+
+def _materialized(df: DataFrame, level: StorageLevel) -> DataFrame:
+    """Cache `df` (columnar, at `level`) and compute it now, once. The later passes read only the
+    columns they need from it. Only for frames derived from immutable bronze pages (and from
+    checkpointed frames): what reads breweries (the unchanged records, the change set) is
     checkpointed instead, so that it cannot be recomputed after the MERGE has changed its input."""
-    df = df.persist(StorageLevel.MEMORY_AND_DISK)
+    df = df.persist(level)
     df.count()
     return df
 
@@ -267,18 +278,22 @@ def apply_batch(
     run: SilverRun, pending: PendingBatch, earlier_checks: Sequence[QualityCheck]
 ) -> BatchOutcome:
     """Apply one batch; a QualityBreach carries `earlier_checks` (the run's) and this batch's."""
-    batch = pending.batch
-    pages = read_verified(run.spark, run.settings, batch)
+    batch, level = pending.batch, storage_level(pending.batch)
+    pages = read_verified(run.spark, run.settings, batch, level)
     current = delta.read(run.spark, run.locations[SILVER_BREWERIES])
     first_load = delta.file_count(run.spark, run.locations[SILVER_BREWERIES]) == 0
     records = pages.where(is_record())
-    unchanged = None if first_load else unchanged_records(records, current).localCheckpoint()
+    unchanged = (
+        None
+        if first_load
+        else unchanged_records(records, current).localCheckpoint(storageLevel=level)
+    )
     skipped = unchanged.count() if unchanged is not None else 0
-    parsed = parse_changed(records, unchanged, batch.manifest.total_records - skipped)
+    parsed = parse_changed(records, unchanged, batch.manifest.total_records - skipped, level)
     pages.unpersist()
     profile = profile_records(parsed, unchanged, batch.batch_id)
     mapping = run.places.mapping(profile.pairs)
-    validated = validated_records(run.spark, parsed, run.places, mapping)
+    validated = validated_records(run.spark, parsed, run.places, mapping, level)
     parsed.unpersist()
     counts = count_validated(validated, skipped)
     if counts.quarantined:
@@ -289,7 +304,7 @@ def apply_batch(
     empty_snapshot_gate(batch.batch_id, counts, current, [*earlier_checks, check])
     # silver.locations before the data: a rerun of this batch maps the same way.
     run.places.record(run.spark, mapping, profile.pairs, batch)
-    changes = change_set(run, pending, validated, unchanged, current)
+    changes = change_set(run, pending, validated, unchanged, current, level)
     validated.unpersist()
     actions = action_counts(changes)
     marker = batch_marker(batch, counts, actions)
@@ -299,20 +314,26 @@ def apply_batch(
     return BatchOutcome(marker, actions, (check,), profile.unknown_fields)
 
 
-def read_verified(spark: SparkSession, settings: Settings, batch: BatchInfo) -> DataFrame:
-    """The batch's pages in one pass: hashed, split and fingerprinted, computed once (the caller
-    unpersists it) and held to the manifest. Nothing is parsed yet."""
-    pages = read_pages(spark, settings, batch).transform(_materialized)
+def read_verified(
+    spark: SparkSession, settings: Settings, batch: BatchInfo, level: StorageLevel
+) -> DataFrame:
+    """The batch's pages in one pass: hashed, split and fingerprinted, computed once (cached at
+    `level`; the caller unpersists it) and held to the manifest. Nothing is parsed yet."""
+    pages = read_pages(spark, settings, batch).transform(_materialized, level)
     verify_pages(batch, pages.transform(page_summary).collect())
     return pages
 
 
-def parse_changed(records: DataFrame, unchanged: DataFrame | None, to_parse: int) -> DataFrame:
-    """The records not `unchanged`, parsed and cleansed, computed once (the caller unpersists
-    it). `to_parse`, how many they are, decides whether their positions are broadcast."""
+def parse_changed(
+    records: DataFrame, unchanged: DataFrame | None, to_parse: int, level: StorageLevel
+) -> DataFrame:
+    """The records not `unchanged`, parsed and cleansed, computed once (cached at `level`; the
+    caller unpersists it). `to_parse`, how many they are, decides whether their positions are
+    broadcast."""
     if unchanged is not None:
         records = without_unchanged(records, unchanged, broadcast=to_parse <= BROADCAST_PARSE_ROWS)
-    return records.transform(with_parsed_record).transform(cleanse).transform(_materialized)
+    parsed = records.transform(with_parsed_record).transform(cleanse)
+    return parsed.transform(_materialized, level)
 
 
 def profile_records(records: DataFrame, unchanged: DataFrame | None, batch_id: str) -> BatchProfile:
@@ -332,12 +353,16 @@ def profile_records(records: DataFrame, unchanged: DataFrame | None, batch_id: s
 
 
 def validated_records(
-    spark: SparkSession, records: DataFrame, places: Places, mapping: dict
+    spark: SparkSession,
+    records: DataFrame,
+    places: Places,
+    mapping: dict,
+    level: StorageLevel,
 ) -> DataFrame:
     """The records with their canonical place, suspect flag, content hash and rule verdicts."""
     conformed = records.transform(conform, places.as_frame(spark, mapping), places.aliases.bounds)
     # Row format: a columnar cache of this wide frame needs far more heap.
-    return conformed.localCheckpoint()
+    return conformed.localCheckpoint(storageLevel=level)
 
 
 def count_validated(validated: DataFrame, skipped: int = 0) -> BatchCounts:
@@ -410,9 +435,10 @@ def change_set(
     validated: DataFrame,
     unchanged: DataFrame | None,
     current: DataFrame,
+    level: StorageLevel,
 ) -> DataFrame:
     """The rows of breweries this batch adds or replaces (new, changed, vanished, returning, and
-    refreshed fingerprints). `unchanged` is None on a first load."""
+    refreshed fingerprints), checkpointed at `level`. `unchanged` is None on a first load."""
     batch = pending.batch
     incoming = to_silver_rows(
         select_accepted(validated), batch.batch_id, batch.ingest_date, pending.started
@@ -431,7 +457,7 @@ def change_set(
             previous_snapshot_date=pending.previous_snapshot_date,
             updated_at=pending.started,
         )
-    return changes.localCheckpoint()  # fixed before the MERGE changes `current`
+    return changes.localCheckpoint(storageLevel=level)  # fixed before the MERGE changes `current`
 
 
 def action_counts(changes: DataFrame) -> dict[str, int]:

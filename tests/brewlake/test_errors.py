@@ -33,3 +33,30 @@ def test_guarded_prints_one_line_and_the_errors_exit_code(capsys):
     assert capsys.readouterr().err == (
         "brewlake: error: RuntimeError: boom (rerun with --verbose for details)\n"
     )
+
+
+class _GoneJvmError(Exception):
+    """What py4j raises once its JVM has exited: its message must be fetched from the JVM."""
+
+    __module__ = "py4j.protocol"
+
+    def __str__(self) -> str:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+
+def test_guarded_names_the_memory_setting_when_spark_ran_out_of_memory(capsys):
+    def out_of_memory() -> int:
+        raise RuntimeError(
+            "An error occurred while calling o84.count.\n: org.apache.spark.SparkException: "
+            "Job aborted: java.lang.OutOfMemoryError: Java heap space"
+        )
+
+    def jvm_gone() -> int:
+        raise _GoneJvmError()
+
+    for fn in (out_of_memory, jvm_gone):
+        assert guarded(fn, verbose=False) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert "BREWLAKE_SPARK_DRIVER_MEMORY" in err
+        assert "str() failed" not in err

@@ -8,11 +8,14 @@ import argparse
 import datetime as dt
 from dataclasses import replace
 
+import pytest
+from pyspark import StorageLevel
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.testing import assertDataFrameEqual
 
 from brewlake import delta
+from brewlake.batches import list_batches
 from brewlake.catalog import SILVER_BREWERIES, SILVER_HISTORY
 from brewlake.lake import Lake
 from brewlake.runtime.pipeline import run_pipeline
@@ -134,12 +137,23 @@ def applied(result) -> dict:
     return batch
 
 
-def test_a_day_parses_only_the_records_that_changed(spark, lake_settings):
+@pytest.mark.parametrize(
+    ("memory_budget", "level"),
+    [(job.MEMORY_CACHE_MAX_BYTES, StorageLevel.MEMORY_AND_DISK), (0, StorageLevel.DISK_ONLY)],
+    ids=["in-memory", "disk-only"],
+)
+def test_a_day_parses_only_the_records_that_changed(
+    spark, lake_settings, monkeypatch, memory_budget, level
+):
+    # A batch above the memory budget (10 M records: a 2 GB driver's heap) keeps its frames on
+    # disk only; the outcome is the same.
+    monkeypatch.setattr(job, "MEMORY_CACHE_MAX_BYTES", memory_budget)
     settings = lake_settings
     breweries = Lake(settings).table_location(SILVER_BREWERIES)
     history = Lake(settings).table_location(SILVER_HISTORY)
     page1, page2 = [oregon(i) for i in range(200)], [oregon(i) for i in range(200, 400)]
     write_batch(settings, DAY1, page1, page2)
+    assert job.storage_level(list_batches(open_store(settings), Lake(settings))[0]) == level
     first = applied(job.run(spark, settings, DAY1, NO_REBUILD))
     assert (first["skipped_unchanged"], first["actions"]) == (0, {"insert": 400})
 
