@@ -38,11 +38,20 @@ class QualityBreach(BrewlakeError):
         self.checks = list(checks or [])
 
 
+def _message(error: BaseException | str) -> str:
+    """`str(error)`, or '' when the error cannot describe itself: Py4J fetches a Java exception's
+    message from its JVM, which may have exited (an OutOfMemoryError in a local driver's task)."""
+    try:
+        return str(error)
+    except Exception:
+        return ""
+
+
 def first_line(error: BaseException | str, limit: int = 500) -> str:
     """An error's first non-empty line, scrubbed and at most `limit` characters: what a log field,
-    an alert or the CLI shows of it (never a traceback). An exception without a message gives its
-    class name; text without a line gives ''."""
-    line = next((ln.strip() for ln in str(error).splitlines() if ln.strip()), "")
+    an alert or the CLI shows of it (never a traceback). An exception without a message (or one
+    that cannot produce it) gives its class name; text without a line gives ''."""
+    line = next((ln.strip() for ln in _message(error).splitlines() if ln.strip()), "")
     if not line and isinstance(error, BaseException):
         line = type(error).__name__
     return scrub(line)[:limit]
@@ -52,10 +61,7 @@ def unexpected_line(error: BaseException) -> str:
     """The one line an unexpected error becomes, with the fix where brewlake knows it: a Spark
     OutOfMemoryError, or a Py4J error that cannot even describe itself because the JVM behind it
     has exited (what an OutOfMemoryError in a task does to a local driver)."""
-    try:
-        text = str(error)
-    except Exception:  # Py4J fetches the Java message from the JVM, which may be gone
-        text = ""
+    text = _message(error)
     if "OutOfMemoryError" in text or (not text and type(error).__module__.startswith("py4j")):
         return (
             "the Spark JVM ran out of memory or exited mid-run; nothing half-written is visible "

@@ -54,6 +54,9 @@ def test_guarded_names_the_memory_setting_when_spark_ran_out_of_memory(capsys):
     def jvm_gone() -> int:
         raise _GoneJvmError()
 
+    # Wherever an error becomes a line (the pipeline's summary, ops rows, alerts), one whose
+    # message is gone with its JVM gives its class name instead of raising.
+    assert first_line(_GoneJvmError()) == "_GoneJvmError"
     for fn in (out_of_memory, jvm_gone):
         assert guarded(fn, verbose=False) == 1
         err = capsys.readouterr().err
