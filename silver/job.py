@@ -52,6 +52,7 @@ from silver.merge import BatchMarker
 from silver.transforms import (
     changed_rows,
     cleanse,
+    compared_with_silver,
     conform,
     explode_pages,
     first_load_rows,
@@ -63,10 +64,11 @@ from silver.transforms import (
     select_accepted,
     to_quarantine_rows,
     to_silver_rows,
+    records_to_parse,
+    touched_ids,
     unchanged_records,
     with_fingerprint,
     with_parsed_record,
-    without_unchanged,
 )
 
 if TYPE_CHECKING:
@@ -265,6 +267,27 @@ class BatchCounts:
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """How a batch compares with silver (`compared_with_silver`), counted in one pass: records
+    left unparsed, records to parse, and silver rows that may change."""
+
+    unchanged: int = 0
+    parsed: int = 0
+    touched: int = 0
+
+    @classmethod
+    def of(cls, compared: DataFrame | None) -> Comparison:
+        if compared is None:
+            return cls()
+        row = compared.agg(
+            F.count_if(F.col("_unchanged")).alias("unchanged"),
+            F.count_if(F.col("position").isNotNull() & ~F.col("_unchanged")).alias("parsed"),
+            F.count_if(F.col("_touched")).alias("touched"),
+        ).first()
+        return cls(row["unchanged"], row["parsed"], row["touched"])
+
+
+@dataclass(frozen=True)
 class BatchOutcome:
     """One applied batch, as the run's result records it."""
 
@@ -283,19 +306,20 @@ def apply_batch(
     current = delta.read(run.spark, run.locations[SILVER_BREWERIES])
     first_load = delta.file_count(run.spark, run.locations[SILVER_BREWERIES]) == 0
     records = pages.where(is_record())
-    unchanged = (
+    compared = (
         None
         if first_load
-        else unchanged_records(records, current).localCheckpoint(storageLevel=level)
+        else compared_with_silver(records, current).localCheckpoint(storageLevel=level)
     )
-    skipped = unchanged.count() if unchanged is not None else 0
-    parsed = parse_changed(records, unchanged, batch.manifest.total_records - skipped, level)
+    tally = Comparison.of(compared)
+    unchanged = unchanged_records(compared) if compared is not None else None
+    parsed = parse_changed(records, compared, batch.manifest.total_records - tally.unchanged, level)
     pages.unpersist()
     profile = profile_records(parsed, unchanged, batch.batch_id)
     mapping = run.places.mapping(profile.pairs)
     validated = validated_records(run.spark, parsed, run.places, mapping, level)
     parsed.unpersist()
-    counts = count_validated(validated, skipped)
+    counts = count_validated(validated, tally.unchanged)
     if counts.quarantined:
         write_quarantine(run, pending, validated)  # written even when the batch is refused
     check = quarantine_gate(
@@ -304,7 +328,7 @@ def apply_batch(
     empty_snapshot_gate(batch.batch_id, counts, current, [*earlier_checks, check])
     # silver.locations before the data: a rerun of this batch maps the same way.
     run.places.record(run.spark, mapping, profile.pairs, batch)
-    changes = change_set(run, pending, validated, unchanged, current, level)
+    changes = change_set(run, pending, validated, compared, tally, current, level)
     validated.unpersist()
     actions = action_counts(changes)
     marker = batch_marker(batch, counts, actions)
@@ -325,13 +349,13 @@ def read_verified(
 
 
 def parse_changed(
-    records: DataFrame, unchanged: DataFrame | None, to_parse: int, level: StorageLevel
+    records: DataFrame, compared: DataFrame | None, to_parse: int, level: StorageLevel
 ) -> DataFrame:
-    """The records not `unchanged`, parsed and cleansed, computed once (cached at `level`; the
-    caller unpersists it). `to_parse`, how many they are, decides whether their positions are
-    broadcast."""
-    if unchanged is not None:
-        records = without_unchanged(records, unchanged, broadcast=to_parse <= BROADCAST_PARSE_ROWS)
+    """The records `compared` does not find unchanged (all on a first load), parsed and
+    cleansed, computed once (cached at `level`; the caller unpersists it). `to_parse`, how many
+    they are, decides whether their positions are broadcast."""
+    if compared is not None:
+        records = records_to_parse(records, compared, broadcast=to_parse <= BROADCAST_PARSE_ROWS)
     parsed = records.transform(with_parsed_record).transform(cleanse)
     return parsed.transform(_materialized, level)
 
@@ -433,25 +457,33 @@ def change_set(
     run: SilverRun,
     pending: PendingBatch,
     validated: DataFrame,
-    unchanged: DataFrame | None,
+    compared: DataFrame | None,
+    tally: Comparison,
     current: DataFrame,
     level: StorageLevel,
 ) -> DataFrame:
     """The rows of breweries this batch adds or replaces (new, changed, vanished, returning, and
-    refreshed fingerprints), checkpointed at `level`. `unchanged` is None on a first load."""
+    refreshed fingerprints), checkpointed at `level`. `compared` is None on a first load.
+
+    Only silver's touched rows (no unchanged record vouches for them) and the parsed ids can
+    change: `changed_rows` gets those rows of breweries alone (picked by a broadcast semi join
+    on a normal day) and the parsed ids as the snapshot's ids — an active row outside them is
+    vouched for by an unchanged record, so present."""
     batch = pending.batch
     incoming = to_silver_rows(
         select_accepted(validated), batch.batch_id, batch.ingest_date, pending.started
     )
-    if unchanged is None:
+    if compared is None:
         changes = first_load_rows(incoming)  # nothing to compare with, nothing to deactivate
     else:
-        # Every id of the snapshot: the parsed ones (quarantined included) and the unchanged.
-        present = validated.where(F.col("id").isNotNull()).select("id")
+        parsed_ids = validated.where(F.col("id").isNotNull()).select("id")  # quarantined too
+        ids = touched_ids(compared).unionByName(incoming.select("id")).distinct()
+        few = tally.touched + tally.parsed <= BROADCAST_PARSE_ROWS
+        may_change = current.join(F.broadcast(ids) if few else ids, "id", "left_semi")
         changes = changed_rows(
             incoming,
-            current,
-            present.unionByName(unchanged.select("id")),
+            may_change,
+            parsed_ids,
             batch_id=batch.batch_id,
             snapshot_date=batch.ingest_date,
             previous_snapshot_date=pending.previous_snapshot_date,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.window import Window
 
 from brewlake.schemas import (
     API_FIELDS,
@@ -156,37 +157,62 @@ def with_fingerprint(records: DataFrame, salt: str) -> DataFrame:
     )
 
 
-def unchanged_records(records: DataFrame, current: DataFrame) -> DataFrame:
-    """The records that need no parse: their key occurs once in the batch, and silver.breweries
-    (`current`) holds that id active, built from a record with the same fingerprint. One row
-    per such record: page, position, `id`, and the raw place silver holds for it.
+def compared_with_silver(records: DataFrame, current: DataFrame) -> DataFrame:
+    """Every record of the batch beside silver's row of its key, and every silver row no record
+    names, from one full outer join by key of narrow projections: (page, position, key,
+    fingerprint) of the batch against (id, fingerprint, active) of silver.breweries (`current`).
+    The raw records are never shuffled.
 
-    Decided on narrow projections: (page, position, key, fingerprint) of the batch against
-    (id, fingerprint, raw place) of the active rows; the raw records are never shuffled."""
-    keyed = records.where(F.col("_key").isNotNull()).select(
-        "page", "position", "_key", "_fingerprint"
+    One row per record and per silver row left alone: page, position (null for a silver row no
+    record names), `id` (the key), `_unchanged` and `_touched`, and the raw place silver holds.
+    A record is `_unchanged` (no parse needed) when its key occurs once in the batch and silver
+    holds that id active, built from a record with the same fingerprint. A silver row is
+    `_touched` unless an unchanged record vouches for it: only touched rows can change today
+    (update, reactivate, deactivate)."""
+    batch = records.select("page", "position", "_key", "_fingerprint").withColumn(
+        "_copies", F.count(F.lit(1)).over(Window.partitionBy("_key"))
     )
-    repeated = keyed.groupBy("_key").count().where(F.col("count") > 1).select("_key")
-    known = current.where(F.col("is_active") & F.col("source_fingerprint").isNotNull()).select(
+    known = current.select(
         F.col("id").alias("_key"),
-        F.col("source_fingerprint").alias("_fingerprint"),
+        F.col("source_fingerprint").alias("_t_print"),
+        F.col("is_active").alias("_t_active"),
+        F.lit(True).alias("_in_silver"),
         "country_raw",
         "state_raw",
     )
-    return (
-        keyed.join(known, ["_key", "_fingerprint"])
-        .join(repeated, "_key", "left_anti")
-        .select("page", "position", F.col("_key").alias("id"), "country_raw", "state_raw")
+    same_record = (F.col("_copies") == 1) & F.col("_t_active")
+    unchanged = F.coalesce(same_record & (F.col("_fingerprint") == F.col("_t_print")), F.lit(False))
+    return batch.join(known, "_key", "full_outer").select(
+        "page",
+        "position",
+        F.col("_key").alias("id"),
+        unchanged.alias("_unchanged"),
+        (F.col("_in_silver").isNotNull() & ~unchanged).alias("_touched"),
+        "country_raw",
+        "state_raw",
     )
 
 
-def without_unchanged(records: DataFrame, unchanged: DataFrame, *, broadcast: bool) -> DataFrame:
-    """`records` less the `unchanged_records` among them. The positions left are found on the
-    narrow (page, position) rows, then picked out of `records`: broadcast when they are few (a
-    normal day), so the raw records are not shuffled either."""
+def unchanged_records(compared: DataFrame) -> DataFrame:
+    """The records of `compared_with_silver` that need no parse: page, position, `id` and the
+    raw place silver holds for it (their bytes are those silver's row was built from)."""
+    return compared.where(F.col("_unchanged")).select(
+        "page", "position", "id", "country_raw", "state_raw"
+    )
+
+
+def records_to_parse(records: DataFrame, compared: DataFrame, *, broadcast: bool) -> DataFrame:
+    """`records` less the unchanged ones of `compared_with_silver`: their (page, position) are
+    picked out of `records` by a semi join, broadcast when they are few (a normal day), so the
+    raw records are not shuffled."""
     keys = ["page", "position"]
-    left = records.select(*keys).join(unchanged.select(*keys), keys, "left_anti")
+    left = compared.where(F.col("position").isNotNull() & ~F.col("_unchanged")).select(*keys)
     return records.join(F.broadcast(left) if broadcast else left, keys, "left_semi")
+
+
+def touched_ids(compared: DataFrame) -> DataFrame:
+    """The ids of silver's rows that may change today (`_touched` in `compared_with_silver`)."""
+    return compared.where(F.col("_touched")).select("id").distinct()
 
 
 def raw_place_counts(unchanged: DataFrame) -> DataFrame:

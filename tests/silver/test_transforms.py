@@ -291,7 +291,8 @@ def test_a_record_is_unchanged_only_with_a_unique_key_and_its_active_rows_bytes(
             silver("new"),  # a row without a fingerprint (older than them)
         ],
     )
-    unchanged = tr.unchanged_records(records, current)
+    compared = tr.compared_with_silver(records, current)
+    unchanged = tr.unchanged_records(compared)
     expected = spark.createDataFrame(
         [(PAGE1, 0, "a", "United States", "Oregon"), (PAGE2, 0, "b", "United States", "Oregon")],
         "page string, position int, id string, country_raw string, state_raw string",
@@ -299,12 +300,19 @@ def test_a_record_is_unchanged_only_with_a_unique_key_and_its_active_rows_bytes(
     assertDataFrameEqual(unchanged, expected, checkRowOrder=False)
 
     for broadcast in (True, False):
-        left = tr.without_unchanged(records, unchanged, broadcast=broadcast)
+        left = tr.records_to_parse(records, compared, broadcast=broadcast)
         assertDataFrameEqual(
             left.select("page", "position"),
             records.where("NOT (position = 0)").select("page", "position"),
             checkRowOrder=False,
         )
+    # Every silver row no unchanged record vouches for may change today: the repeated key,
+    # the inactive row, other bytes, the row without a fingerprint.
+    assertDataFrameEqual(
+        tr.touched_ids(compared),
+        spark.createDataFrame([("twice",), ("gone",), ("other",), ("new",)], "id string"),
+        checkRowOrder=False,
+    )
     assertDataFrameEqual(
         tr.raw_place_counts(unchanged),
         spark.createDataFrame(
