@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -61,10 +62,10 @@ from silver.transforms import (
     page_summary,
     raw_location_profile,
     raw_place_counts,
+    records_to_parse,
     select_accepted,
     to_quarantine_rows,
     to_silver_rows,
-    records_to_parse,
     touched_ids,
     unchanged_records,
     with_fingerprint,
@@ -97,6 +98,11 @@ BROADCAST_PARSE_ROWS = 200_000
 # (DISK_ONLY): a 4.4 GB batch (10 M records) cached in the memory store of the default 2 GB
 # driver ran it out of heap. Smaller batches keep them in memory, spilling to disk as needed.
 MEMORY_CACHE_MAX_BYTES = 1 << 30
+# Raw page bytes per partition of a batch's records. Bronze pages are many small files (one per
+# API page): Spark's file splitting gives 1 M records ~470 partitions, and every later pass over
+# the cached batch, or over the few records parsed from it on a normal day, then schedules that
+# many tiny tasks.
+PARTITION_BYTES = 32 << 20
 _MAPPING_SCHEMA = T.StructType(
     [T.StructField(n, T.StringType()) for n in ("country_raw", "state_raw", "country", "state")]
 )
@@ -106,11 +112,22 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def batch_bytes(batch: BatchInfo) -> int:
+    """The bytes of the batch's pages, as its manifest lists them."""
+    return sum(page.bytes for page in batch.manifest.pages)
+
+
 def storage_level(batch: BatchInfo) -> StorageLevel:
     """Where a batch's cached and checkpointed frames live: memory (spilling to disk), or local
     disk only for a batch above `MEMORY_CACHE_MAX_BYTES`."""
-    size = sum(page.bytes for page in batch.manifest.pages)
-    return StorageLevel.DISK_ONLY if size > MEMORY_CACHE_MAX_BYTES else StorageLevel.MEMORY_AND_DISK
+    large = batch_bytes(batch) > MEMORY_CACHE_MAX_BYTES
+    return StorageLevel.DISK_ONLY if large else StorageLevel.MEMORY_AND_DISK
+
+
+def partition_count(spark: SparkSession, nbytes: int) -> int:
+    """Partitions for `nbytes` of raw records: one per `PARTITION_BYTES`, at least one per core
+    (the default parallelism)."""
+    return max(spark.sparkContext.defaultParallelism, math.ceil(nbytes / PARTITION_BYTES))
 
 
 def _materialized(df: DataFrame, level: StorageLevel) -> DataFrame:
@@ -313,7 +330,8 @@ def apply_batch(
     )
     tally = Comparison.of(compared)
     unchanged = unchanged_records(compared) if compared is not None else None
-    parsed = parse_changed(records, compared, batch.manifest.total_records - tally.unchanged, level)
+    to_parse = batch.manifest.total_records - tally.unchanged
+    parsed = parse_changed(records, compared, batch, to_parse, level)
     pages.unpersist()
     profile = profile_records(parsed, unchanged, batch.batch_id)
     mapping = run.places.mapping(profile.pairs)
@@ -343,19 +361,28 @@ def read_verified(
 ) -> DataFrame:
     """The batch's pages in one pass: hashed, split and fingerprinted, computed once (cached at
     `level`; the caller unpersists it) and held to the manifest. Nothing is parsed yet."""
-    pages = read_pages(spark, settings, batch).transform(_materialized, level)
+    partitions = partition_count(spark, batch_bytes(batch))
+    pages = read_pages(spark, settings, batch).coalesce(partitions)
+    pages = pages.transform(_materialized, level)
     verify_pages(batch, pages.transform(page_summary).collect())
     return pages
 
 
 def parse_changed(
-    records: DataFrame, compared: DataFrame | None, to_parse: int, level: StorageLevel
+    records: DataFrame,
+    compared: DataFrame | None,
+    batch: BatchInfo,
+    to_parse: int,
+    level: StorageLevel,
 ) -> DataFrame:
     """The records `compared` does not find unchanged (all on a first load), parsed and
     cleansed, computed once (cached at `level`; the caller unpersists it). `to_parse`, how many
-    they are, decides whether their positions are broadcast."""
+    they are, decides whether their positions are broadcast and how many partitions they get."""
     if compared is not None:
         records = records_to_parse(records, compared, broadcast=to_parse <= BROADCAST_PARSE_ROWS)
+        share = to_parse / batch.manifest.total_records if batch.manifest.total_records else 0
+        size = round(batch_bytes(batch) * share)
+        records = records.coalesce(partition_count(records.sparkSession, size))
     parsed = records.transform(with_parsed_record).transform(cleanse)
     return parsed.transform(_materialized, level)
 
