@@ -102,7 +102,7 @@ MEMORY_CACHE_MAX_BYTES = 1 << 30
 # API page): Spark's file splitting gives 1 M records ~470 partitions, and every later pass over
 # the cached batch, or over the few records parsed from it on a normal day, then schedules that
 # many tiny tasks.
-PARTITION_BYTES = 32 << 20
+PARTITION_BYTES = 8 << 20
 _MAPPING_SCHEMA = T.StructType(
     [T.StructField(n, T.StringType()) for n in ("country_raw", "state_raw", "country", "state")]
 )
