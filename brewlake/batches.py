@@ -69,6 +69,11 @@ class Manifest:
     manifest_version: int = MANIFEST_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def total_bytes(self) -> int:
+        """The bytes of the batch's pages."""
+        return sum(page.bytes for page in self.pages)
+
     def to_json(self) -> bytes:
         body = asdict(self)
         return json.dumps(body, indent=2, ensure_ascii=False, sort_keys=False).encode("utf-8")
@@ -157,16 +162,30 @@ def _parse_batch_key(key: str) -> tuple[dt.date, str] | None:
         return None
 
 
-def list_batches(store: ObjectStore, lake: Lake) -> list[BatchInfo]:
-    """Every complete batch (manifest present), oldest first by (ingest_date, batch_id)."""
+def _complete_batches(store: ObjectStore, lake: Lake) -> list[tuple[dt.date, str, str]]:
+    """(ingest_date, batch_id, key) of every batch whose manifest is present, oldest first."""
     found = []
     for obj in store.list(lake.raw_dataset_key() + "/"):
         if not obj.endswith("/" + MANIFEST_NAME):
             continue
         key = obj.rsplit("/", 1)[0]
         parsed = _parse_batch_key(key)
-        if parsed is None:
-            continue
-        manifest = Manifest.from_json(store.get(obj), where=obj)
-        found.append(BatchInfo(parsed[0], parsed[1], key, manifest))
-    return sorted(found, key=lambda b: (b.ingest_date, b.batch_id))
+        if parsed is not None:
+            found.append((*parsed, key))
+    return sorted(found)
+
+
+def _batch_info(store: ObjectStore, ingest_date: dt.date, batch_id: str, key: str) -> BatchInfo:
+    where = f"{key}/{MANIFEST_NAME}"
+    return BatchInfo(ingest_date, batch_id, key, Manifest.from_json(store.get(where), where=where))
+
+
+def list_batches(store: ObjectStore, lake: Lake) -> list[BatchInfo]:
+    """Every complete batch (manifest present), oldest first by (ingest_date, batch_id)."""
+    return [_batch_info(store, *found) for found in _complete_batches(store, lake)]
+
+
+def newest_batch(store: ObjectStore, lake: Lake) -> BatchInfo | None:
+    """The newest complete batch (one manifest read), or None when bronze holds none."""
+    found = _complete_batches(store, lake)
+    return _batch_info(store, *found[-1]) if found else None

@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         0, ge=0, description="Shuffle partitions; 0: one per local core, 64 on a cluster."
     )
     spark_driver_memory: str = Field("2g", description="Memory of the Spark driver.")
+    spark_jit: Literal["auto", "quick", "full"] = Field(
+        "auto",
+        description="JIT of the Spark JVMs: quick (C1 only), full (tiered), auto (quick for a "
+        "newest bronze batch under 64 MB).",
+    )
     spark_ui_enabled: bool = Field(True, description="Start the Spark web UI.")
     spark_log_level: str = Field("WARN", description="Log level of Spark itself.")
     # --- quality

@@ -220,6 +220,11 @@ def apply_changes(
         merge_breweries(spark, location, changes)
 
 
+# MERGE sources here are fixed data (built from local checkpoints): Delta's own copy of the
+# source, made so that a non-deterministic one reads the same twice, is a pass it can skip.
+FIXED_SOURCE_CONF = {"spark.databricks.delta.merge.materializeSource": "none"}
+
+
 def merge_breweries(spark: SparkSession, location: str, changes: DataFrame) -> None:
     """Upsert the new images in `changes` (from `transforms.changed_rows`) by id; a refresh
     sets only `source_fingerprint` (its row's content, dates and lineage stay)."""
@@ -227,7 +232,7 @@ def merge_breweries(spark: SparkSession, location: str, changes: DataFrame) -> N
     check_schema(changes.select(*names), SILVER_BREWERIES_SCHEMA, SILVER_BREWERIES)
     source = changes.select(*names, "_action")
     columns = {name: F.col(f"s.{name}") for name in names}
-    (
+    merge = (
         delta.table(spark, location)
         .alias("t")
         .merge(source.alias("s"), "t.id = s.id")
@@ -237,8 +242,9 @@ def merge_breweries(spark: SparkSession, location: str, changes: DataFrame) -> N
         )
         .whenMatchedUpdate(set=columns)
         .whenNotMatchedInsert(values=columns)
-        .execute()
     )
+    with delta.session_conf(spark, FIXED_SOURCE_CONF):
+        merge.execute()
 
 
 def sync_history(
@@ -280,15 +286,16 @@ def _merge_history(spark: SparkSession, history_location: str, versions: DataFra
     check_schema(versions.drop("_has_open_version"), SILVER_HISTORY_SCHEMA, SILVER_HISTORY)
     staged = staged_history(versions)
     columns = {f.name: F.col(f"s.{f.name}") for f in SILVER_HISTORY_SCHEMA.fields}
-    (
+    merge = (
         delta.table(spark, history_location)
         .alias("h")
         .merge(staged.alias("s"), "h.id = s._merge_key AND h.is_current")
         .whenMatchedUpdate(set={"is_current": F.lit(False), "valid_to": F.col("s.valid_from")})
         # A closing row whose open version is missing must not become a second new version.
         .whenNotMatchedInsert(condition=F.col("s._merge_key").isNull(), values=columns)
-        .execute()
     )
+    with delta.session_conf(spark, FIXED_SOURCE_CONF):
+        merge.execute()
 
 
 def replace_quarantine(rows: DataFrame, location: str, batch_id: str) -> None:

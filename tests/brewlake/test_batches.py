@@ -13,6 +13,7 @@ from brewlake.batches import (
     Manifest,
     list_batches,
     new_batch_id,
+    newest_batch,
     page_file,
     sha256_hex,
 )
@@ -56,6 +57,18 @@ def test_only_batches_with_a_manifest_exist(settings):
     assert batch.manifest.pages[1].attempts == 3
     assert [store.get(k) for k in batch.page_keys()] == [PAGE_1, PAGE_2]
     assert [p.sha256 for p in batch.manifest.pages] == [sha256_hex(PAGE_1), sha256_hex(PAGE_2)]
+    assert batch.manifest.total_bytes == len(PAGE_1) + len(PAGE_2)
+
+
+def test_the_newest_batch_is_read_from_its_manifest_alone(settings):
+    store, lake = open_store(settings), Lake(settings)
+    assert newest_batch(store, lake) is None
+    write_batch(settings, day=DAY + dt.timedelta(days=1))
+    newest = write_batch(settings, day=DAY + dt.timedelta(days=2))
+    write_batch(settings, day=DAY)
+    write_batch(settings, day=DAY + dt.timedelta(days=3), commit=False)  # incomplete: not a batch
+    assert newest_batch(store, lake) == list_batches(store, lake)[-1]
+    assert newest_batch(store, lake).batch_id == newest.batch_id
 
 
 def test_pages_are_hashed_and_sized_as_written(lake_settings):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,23 @@ def test_delta_rebuilds_table_state_in_a_few_tasks_even_on_a_cluster():
     assert cluster["spark.databricks.delta.snapshotPartitions"] == "4"
     local = spark_conf(load_settings(env={}, spark_master="local[2]"))
     assert local["spark.databricks.delta.snapshotPartitions"] == "2"
+
+
+def test_short_runs_compile_with_c1_only(lake_settings):
+    from brewlake.batches import BatchWriter
+    from brewlake.lake import Lake
+    from brewlake.spark import QUICK_JIT, jvm_options, quick_jit
+    from brewlake.storage import open_store
+
+    assert not quick_jit(lake_settings.replace(spark_jit="full"))
+    assert quick_jit(lake_settings.replace(spark_jit="quick"))
+    assert quick_jit(lake_settings)  # auto, and bronze is empty
+    writer = BatchWriter(open_store(lake_settings), Lake(lake_settings), dt.date(2025, 6, 1))
+    writer.write_page(1, b'[{"id":"a"}]', 1)
+    writer.commit(source_url="http://x")
+    assert quick_jit(lake_settings, max_bytes=12)  # the newest batch: 12 bytes of pages
+    assert not quick_jit(lake_settings, max_bytes=11)
+
+    driver, executors = jvm_options(lake_settings, "-Dx=1")
+    assert (driver, executors) == (f"-Dx=1 {QUICK_JIT}", QUICK_JIT)
+    assert jvm_options(lake_settings.replace(spark_jit="full"), "-Dx=1") == ("-Dx=1", "")
