@@ -184,7 +184,10 @@ def quick_jit(settings: Settings, max_bytes: int = QUICK_JIT_MAX_BYTES) -> bool:
     from brewlake.lake import Lake
     from brewlake.storage import open_store
 
-    newest = newest_batch(open_store(settings), Lake(settings))
+    try:
+        newest = newest_batch(open_store(settings), Lake(settings))
+    except Exception:  # bronze unreadable yet (no bucket, no access): the JVM's default
+        return False
     return newest is None or newest.manifest.total_bytes <= max_bytes
 
 
