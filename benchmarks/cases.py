@@ -355,7 +355,12 @@ def _silver_gold(spark, settings, day: dt.date) -> dict[str, Any]:
 def _session(work: Path):
     from brewlake.spark import build_session
 
-    settings = load_settings(lake_root=str(work / "lake-session"), spark_ui_enabled=False)
+    # One session serves several sizes, started before any batch lands: `spark_jit = auto` would
+    # choose from an empty lake, so the JIT is the one a cold `brewlake silver` picks for a large
+    # batch.
+    settings = load_settings(
+        lake_root=str(work / "lake-session"), spark_ui_enabled=False, spark_jit="full"
+    )
     return build_session(settings, "brewlake-bench", register_tables=False)
 
 

@@ -169,7 +169,9 @@ def driver_java_options(archive: Path | None) -> str | None:
 # C1-only compilation: a run of seconds of Spark work on small data spends more CPU compiling
 # hot code with C2 than the faster code gives back (the cold `brewlake run` of ~8 k records:
 # ~42 s tiered, ~36 s quick, on 2 cores).
-QUICK_JIT = "-XX:TieredStopAtLevel=1"
+# C1 alone gets a 48 MB code cache by default; a long run filled it here (the JIT then stops and
+# the rest runs interpreted), so it keeps the tiered default's 240 MB.
+QUICK_JIT = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
 # `spark_jit = auto` is quick up to this many bytes of pages in the newest bronze batch (which
 # sizes every layer's work: the real API's ~8 k records are ~4 MB; 1 M records ~450 MB).
 QUICK_JIT_MAX_BYTES = 64 << 20

@@ -101,8 +101,9 @@ MEMORY_CACHE_MAX_BYTES = 1 << 30
 # Raw page bytes per partition of a batch's records. Bronze pages are many small files (one per
 # API page): Spark's file splitting gives 1 M records ~470 partitions, and every later pass over
 # the cached batch, or over the few records parsed from it on a normal day, then schedules that
-# many tiny tasks.
-PARTITION_BYTES = 8 << 20
+# many tiny tasks. 32 MB ran a 1 M-record first load out of a 2 GB driver's heap, and 8 MB came
+# close (a shuffle's page allocation failed once, then succeeded on retry).
+PARTITION_BYTES = 4 << 20
 _MAPPING_SCHEMA = T.StructType(
     [T.StructField(n, T.StringType()) for n in ("country_raw", "state_raw", "country", "state")]
 )

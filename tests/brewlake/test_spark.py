@@ -118,3 +118,11 @@ def test_short_runs_compile_with_c1_only(lake_settings):
     driver, executors = jvm_options(lake_settings, "-Dx=1")
     assert (driver, executors) == (f"-Dx=1 {QUICK_JIT}", QUICK_JIT)
     assert jvm_options(lake_settings.replace(spark_jit="full"), "-Dx=1") == ("-Dx=1", "")
+
+
+def test_an_unreadable_bronze_leaves_the_jit_at_the_jvm_default(s3_settings):
+    from brewlake.spark import jvm_options, quick_jit
+
+    missing = s3_settings.replace(lake_root="s3a://brewlake-no-such-bucket/lake")
+    assert not quick_jit(missing)  # the bucket is not there yet: no error, tiered compilation
+    assert jvm_options(missing, "-Dx=1") == ("-Dx=1", "")
