@@ -113,15 +113,10 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def batch_bytes(batch: BatchInfo) -> int:
-    """The bytes of the batch's pages, as its manifest lists them."""
-    return sum(page.bytes for page in batch.manifest.pages)
-
-
 def storage_level(batch: BatchInfo) -> StorageLevel:
     """Where a batch's cached and checkpointed frames live: memory (spilling to disk), or local
     disk only for a batch above `MEMORY_CACHE_MAX_BYTES`."""
-    large = batch_bytes(batch) > MEMORY_CACHE_MAX_BYTES
+    large = batch.manifest.total_bytes > MEMORY_CACHE_MAX_BYTES
     return StorageLevel.DISK_ONLY if large else StorageLevel.MEMORY_AND_DISK
 
 
@@ -362,7 +357,7 @@ def read_verified(
 ) -> DataFrame:
     """The batch's pages in one pass: hashed, split and fingerprinted, computed once (cached at
     `level`; the caller unpersists it) and held to the manifest. Nothing is parsed yet."""
-    partitions = partition_count(spark, batch_bytes(batch))
+    partitions = partition_count(spark, batch.manifest.total_bytes)
     pages = read_pages(spark, settings, batch).coalesce(partitions)
     pages = pages.transform(_materialized, level)
     verify_pages(batch, pages.transform(page_summary).collect())
@@ -382,7 +377,7 @@ def parse_changed(
     if compared is not None:
         records = records_to_parse(records, compared, broadcast=to_parse <= BROADCAST_PARSE_ROWS)
         share = to_parse / batch.manifest.total_records if batch.manifest.total_records else 0
-        size = round(batch_bytes(batch) * share)
+        size = round(batch.manifest.total_bytes * share)
         records = records.coalesce(partition_count(records.sparkSession, size))
     parsed = records.transform(with_parsed_record).transform(cleanse)
     return parsed.transform(_materialized, level)
