@@ -6,8 +6,9 @@
 Lands generated data (in a subprocess), starts the session brewlake uses with Spark's event log
 on, runs silver then gold, and prints each action (collect, checkpoint, write, MERGE) that took
 over 50 ms with the brewlake line that triggered it, then the slowest SQL executions read from
-the event log (duration, Spark jobs, tasks). This is how the figures in notes/issue-9.md were
-found; it is a development tool, not part of the pipeline.
+the event log (duration, Spark jobs, tasks). This is how the step timings quoted in
+docs/development.md (design decisions) were found; it is a development tool, not part of the
+pipeline.
 """
 
 from __future__ import annotations

@@ -136,6 +136,19 @@ def _materialized(df: DataFrame, level: StorageLevel) -> DataFrame:
     return df
 
 
+def release(df: DataFrame) -> None:
+    """Free the memory and local disk `df` holds: its cache (`_materialized`) or the blocks of
+    its local checkpoint. `DataFrame.unpersist` leaves a local checkpoint's blocks in place
+    until the JVM happens to collect their RDD, so a 1 M-row batch kept its parsed records and
+    its change set in the heap while the next steps ran; the checkpointed RDD is unpersisted
+    itself. Nothing built on `df` may be read after."""
+    plan = df._jdf.queryExecution().logical()
+    if plan.getClass().getSimpleName() == "LogicalRDD":
+        plan.rdd().unpersist(False)
+    else:
+        df.unpersist()
+
+
 def page_files(spark: SparkSession, settings: Settings, batch: BatchInfo) -> DataFrame:
     """The batch's page files as (path, content).
 
@@ -328,11 +341,11 @@ def apply_batch(
     unchanged = unchanged_records(compared) if compared is not None else None
     to_parse = batch.manifest.total_records - tally.unchanged
     parsed = parse_changed(records, compared, batch, to_parse, level)
-    pages.unpersist()
+    release(pages)
     profile = profile_records(parsed, unchanged, batch.batch_id)
     mapping = run.places.mapping(profile.pairs)
     validated = validated_records(run.spark, parsed, run.places, mapping, level)
-    parsed.unpersist()
+    release(parsed)
     counts = count_validated(validated, tally.unchanged)
     if counts.quarantined:
         write_quarantine(run, pending, validated)  # written even when the batch is refused
@@ -343,11 +356,13 @@ def apply_batch(
     # silver.locations before the data: a rerun of this batch maps the same way.
     run.places.record(run.spark, mapping, profile.pairs, batch)
     changes = change_set(run, pending, validated, compared, tally, current, level)
-    validated.unpersist()
+    release(validated)
+    if compared is not None:
+        release(compared)
     actions = action_counts(changes)
     marker = batch_marker(batch, counts, actions)
     write_batch(run, pending, changes, marker, actions)
-    changes.unpersist()
+    release(changes)
     record_state(run, batch, counts.share)
     return BatchOutcome(marker, actions, (check,), profile.unknown_fields)
 

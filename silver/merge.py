@@ -226,20 +226,19 @@ FIXED_SOURCE_CONF = {"spark.databricks.delta.merge.materializeSource": "none"}
 
 
 def merge_breweries(spark: SparkSession, location: str, changes: DataFrame) -> None:
-    """Upsert the new images in `changes` (from `transforms.changed_rows`) by id; a refresh
-    sets only `source_fingerprint` (its row's content, dates and lineage stay)."""
+    """Upsert the new images in `changes` (from `transforms.changed_rows`) by id.
+
+    Every change carries the row's whole new image (a refresh is silver's row with a new
+    fingerprint), so no clause reads a target column besides the id: the MERGE need not read
+    every column of every file it touches."""
     names = [f.name for f in SILVER_BREWERIES_SCHEMA.fields]
-    check_schema(changes.select(*names), SILVER_BREWERIES_SCHEMA, SILVER_BREWERIES)
-    source = changes.select(*names, "_action")
+    source = changes.select(*names)
+    check_schema(source, SILVER_BREWERIES_SCHEMA, SILVER_BREWERIES)
     columns = {name: F.col(f"s.{name}") for name in names}
     merge = (
         delta.table(spark, location)
         .alias("t")
         .merge(source.alias("s"), "t.id = s.id")
-        .whenMatchedUpdate(
-            condition=F.col("s._action") == "refresh",
-            set={"source_fingerprint": F.col("s.source_fingerprint")},
-        )
         .whenMatchedUpdate(set=columns)
         .whenNotMatchedInsert(values=columns)
     )
@@ -277,9 +276,16 @@ def record_history(
     if insert_only:
         rows = versions.drop("_has_open_version")
         check_schema(rows, SILVER_HISTORY_SCHEMA, SILVER_HISTORY)
-        delta.append(rows, history_location)
+        with delta.session_conf(spark, HISTORY_FILES_CONF):
+            delta.append(rows, history_location)
     else:
         _merge_history(spark, history_location, versions)
+
+
+# History is not partitioned: optimized writes pack it into bins of 512 MB of shuffle output,
+# so a first load of 1 M rows lands as one file, and every later MERGE scans it, and rewrites
+# its changed rows, in one task. Bins of 64 MB give several files that many cores share.
+HISTORY_FILES_CONF = {"spark.databricks.delta.optimizeWrite.binSize": "64"}
 
 
 def _merge_history(spark: SparkSession, history_location: str, versions: DataFrame) -> None:
@@ -294,7 +300,7 @@ def _merge_history(spark: SparkSession, history_location: str, versions: DataFra
         # A closing row whose open version is missing must not become a second new version.
         .whenNotMatchedInsert(condition=F.col("s._merge_key").isNull(), values=columns)
     )
-    with delta.session_conf(spark, FIXED_SOURCE_CONF):
+    with delta.session_conf(spark, {**FIXED_SOURCE_CONF, **HISTORY_FILES_CONF}):
         merge.execute()
 
 

@@ -147,12 +147,22 @@ def cleanse(records: DataFrame) -> DataFrame:
 
 
 # ---------------------------------------------------------------- unchanged records
+# `explode_pages` writes each record as compact JSON, and the API puts `id` first: the id is then
+# read off the text's start. A record that starts otherwise, or an id with an escape (a
+# backslash), is read by a JSON parse instead (`get_json_object`), which gives the same value.
+_LEADING_ID = r'^\{"id":"([^"\\]*)"'
+
+
 def with_fingerprint(records: DataFrame, salt: str) -> DataFrame:
     """Add `_key`, the record's id read without parsing the record (cleaned as `cleanse` cleans
     the id), and `_fingerprint`, the sha256 of `salt` and the record's raw text: the cheap pass
     that decides, before any parse, which records may be unchanged."""
     text = F.col("raw_record")
-    return records.withColumn("_key", clean_string(F.get_json_object(text, "$.id"))).withColumn(
+    key = F.coalesce(
+        F.nullif(F.regexp_extract(text, _LEADING_ID, 1), F.lit("")),
+        F.get_json_object(text, "$.id"),
+    )
+    return records.withColumn("_key", clean_string(key)).withColumn(
         "_fingerprint", F.sha2(F.concat(F.lit(f"{salt}:"), text), 256)
     )
 
@@ -396,35 +406,39 @@ def changed_rows(
     deactivate: active id absent from the snapshot (`present_ids` holds every id of the batch,
     quarantined ones included, so a record that failed a rule never deactivates its brewery);
     refresh: same content from other raw bytes (coordinates wobbling beyond the kept decimals,
-    another key order, a row older than fingerprints): only its `source_fingerprint` is new
-    (the MERGE sets that column alone, and no history version opens), so that the record is
-    skipped unparsed next time.
+    another key order, a row older than fingerprints): silver's row as it is with the new
+    `source_fingerprint` (no history version opens), so that the record is skipped unparsed
+    next time. Every row carries its whole new image: the MERGE sets every column from the
+    source and reads nothing of the target but its ids.
     Unchanged rows are not in the result, so the MERGE touches only files holding changed rows.
     """
-    cur = current.select(
-        "id",
-        F.col("content_hash").alias("_t_hash"),
-        F.col("is_active").alias("_t_active"),
-        F.col("first_seen_date").alias("_t_first"),
-        F.col("source_fingerprint").alias("_t_print"),
+    names = [f.name for f in SILVER_BREWERIES_SCHEMA.fields]
+    # Silver's whole row beside each incoming one (`_t_<column>`): a refresh keeps it.
+    cur = current.select("id", *[F.col(n).alias(f"_t_{n}") for n in names if n != "id"])
+    new_content = F.col("_t_content_hash") != F.col("content_hash")
+    action = (
+        F.when(F.col("_t_content_hash").isNull(), "insert")
+        .when(~F.col("_t_is_active"), "reactivate")
+        .when(new_content, "update")
+        .otherwise("refresh")
     )
-    new_content = F.col("_t_hash") != F.col("content_hash")
+    kept = {"id", "source_fingerprint"}
+    image = {
+        n: F.when(F.col("_action") == "refresh", F.col(f"_t_{n}")).otherwise(F.col(n))
+        for n in names
+        if n not in kept
+    }
+    image["first_seen_date"] = F.coalesce(F.col("_t_first_seen_date"), F.col("first_seen_date"))
     upserts = (
         incoming.join(cur, "id", "left")
         .where(
-            F.col("_t_hash").isNull()
+            F.col("_t_content_hash").isNull()
             | new_content
-            | ~F.col("_t_active")
-            | ~F.col("_t_print").eqNullSafe(F.col("source_fingerprint"))
+            | ~F.col("_t_is_active")
+            | ~F.col("_t_source_fingerprint").eqNullSafe(F.col("source_fingerprint"))
         )
-        .withColumn("first_seen_date", F.coalesce(F.col("_t_first"), F.col("first_seen_date")))
-        .withColumn(
-            "_action",
-            F.when(F.col("_t_hash").isNull(), "insert")
-            .when(~F.col("_t_active"), "reactivate")
-            .when(new_content, "update")
-            .otherwise("refresh"),
-        )
+        .withColumn("_action", action)
+        .select(*[image.get(n, F.col(n)).alias(n) for n in names], "_action")
     )
     day = F.lit(snapshot_date).cast(T.DateType())
     # Snapshots are full: an active row was in every snapshot up to the previous one.
@@ -442,8 +456,7 @@ def changed_rows(
         .withColumn("updated_at", F.lit(updated_at).cast(T.TimestampType()))
         .withColumn("_action", F.lit("deactivate"))
     )
-    columns = [f.name for f in SILVER_BREWERIES_SCHEMA.fields] + ["_action"]
-    return upserts.select(*columns).unionByName(deactivations.select(*columns))
+    return upserts.unionByName(deactivations.select(*names, "_action"))
 
 
 def first_load_rows(incoming: DataFrame) -> DataFrame:

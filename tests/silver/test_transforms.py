@@ -266,6 +266,34 @@ def test_raw_location_profile_counts_raw_pairs_and_lists_unknown_fields(spark):
 
 
 # ---------------------------------------------------------------- unchanged records
+def test_the_key_read_off_the_text_is_the_id_the_parse_reads(spark):
+    # Ids read off the start of the text, and ids that need the JSON parse: not first, escaped,
+    # a number, null, empty, padded, missing, and a record with spaces the split does not keep.
+    page = (
+        '[{"id":"plain-1","name":"A"}, {"id":"Ünïcode ß","x":1}, {"name":"B","id":"second"},'
+        ' {"id":"q\\"uote"}, {"id":"back\\\\slash"}, {"id":42}, {"id":null}, {"id":""},'
+        ' {"id":"  padded  "}, {"name":"no id"}, {"id" : "spaced"}, {"id":"\\u0041"}]'
+    )
+    records = tr.explode_pages(pages_df(spark, page)).transform(tr.with_fingerprint, "s")
+    parsed = records.transform(tr.with_parsed_record).transform(tr.cleanse)
+    keys = [(r.position, r._key, r.id) for r in parsed.orderBy("position").collect()]
+    assert [(p, k) for p, k, _ in keys] == [(p, i) for p, _, i in keys]
+    assert [k for _, k, _ in keys] == [
+        "plain-1",
+        "Ünïcode ß",
+        "second",
+        'q"uote',
+        "back\\slash",
+        "42",
+        None,
+        None,
+        "padded",
+        None,
+        "spaced",
+        "A",
+    ]
+
+
 def test_a_record_is_unchanged_only_with_a_unique_key_and_its_active_rows_bytes(spark):
     def sha(text):
         return hashlib.sha256(f"s:{text}".encode()).hexdigest()
@@ -844,8 +872,8 @@ def test_changed_rows_classifies_insert_update_deactivate_reactivate(spark):
             "updated_at": AT2,
             "_action": "deactivate",
         },
-        silver("wobbly", **new, source_fingerprint="p2")
-        | {"first_seen_date": D0, "_action": "refresh"},
+        # Silver's row as it was (dates and lineage too), with the new fingerprint.
+        silver("wobbly", **old, source_fingerprint="p2") | {"_action": "refresh"},
     ]
     expected = frame(spark, CHANGES_SCHEMA, expected_rows)
     assertDataFrameEqual(changes, expected, checkRowOrder=False, rtol=0, atol=0)
