@@ -371,7 +371,7 @@ def read_verified(
     spark: SparkSession, settings: Settings, batch: BatchInfo, level: StorageLevel
 ) -> DataFrame:
     """The batch's pages in one pass: hashed, split and fingerprinted, computed once (cached at
-    `level`; the caller unpersists it) and held to the manifest. Nothing is parsed yet."""
+    `level`; the caller `release`s it) and held to the manifest. Nothing is parsed yet."""
     partitions = partition_count(spark, batch.manifest.total_bytes)
     pages = read_pages(spark, settings, batch).coalesce(partitions)
     pages = pages.transform(_materialized, level)
@@ -387,7 +387,7 @@ def parse_changed(
     level: StorageLevel,
 ) -> DataFrame:
     """The records `compared` does not find unchanged (all on a first load), parsed and
-    cleansed, computed once (cached at `level`; the caller unpersists it). `to_parse`, how many
+    cleansed, computed once (cached at `level`; the caller `release`s it). `to_parse`, how many
     they are, decides whether their positions are broadcast and how many partitions they get."""
     if compared is not None:
         records = records_to_parse(records, compared, broadcast=to_parse <= BROADCAST_PARSE_ROWS)

@@ -224,6 +224,11 @@ def apply_changes(
 # source, made so that a non-deterministic one reads the same twice, is a pass it can skip.
 FIXED_SOURCE_CONF = {"spark.databricks.delta.merge.materializeSource": "none"}
 
+# History is not partitioned: optimized writes pack it into bins of 512 MB of shuffle output,
+# so a first load of 1 M rows lands as one file, and every later MERGE scans it, and rewrites
+# its changed rows, in one task. Bins of 64 MB give several files that many cores share.
+HISTORY_FILES_CONF = {"spark.databricks.delta.optimizeWrite.binSize": "64"}
+
 
 def merge_breweries(spark: SparkSession, location: str, changes: DataFrame) -> None:
     """Upsert the new images in `changes` (from `transforms.changed_rows`) by id.
@@ -280,12 +285,6 @@ def record_history(
             delta.append(rows, history_location)
     else:
         _merge_history(spark, history_location, versions)
-
-
-# History is not partitioned: optimized writes pack it into bins of 512 MB of shuffle output,
-# so a first load of 1 M rows lands as one file, and every later MERGE scans it, and rewrites
-# its changed rows, in one task. Bins of 64 MB give several files that many cores share.
-HISTORY_FILES_CONF = {"spark.databricks.delta.optimizeWrite.binSize": "64"}
 
 
 def _merge_history(spark: SparkSession, history_location: str, versions: DataFrame) -> None:
