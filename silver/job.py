@@ -40,6 +40,7 @@ from brewlake.catalog import (
 )
 from brewlake.config import Settings
 from brewlake.errors import ConfigError, QualityBreach
+from brewlake.frames import Hold, checkpointed, holding, materialized, release
 from brewlake.lake import Lake, TableRef
 from brewlake.log import get_logger
 from brewlake.parallel import concurrently
@@ -124,29 +125,6 @@ def partition_count(spark: SparkSession, nbytes: int) -> int:
     """Partitions for `nbytes` of raw records: one per `PARTITION_BYTES`, at least one per core
     (the default parallelism)."""
     return max(spark.sparkContext.defaultParallelism, math.ceil(nbytes / PARTITION_BYTES))
-
-
-def _materialized(df: DataFrame, level: StorageLevel) -> DataFrame:
-    """Cache `df` (columnar, at `level`) and compute it now, once. The later passes read only the
-    columns they need from it. Only for frames derived from immutable bronze pages (and from
-    checkpointed frames): what reads breweries (the unchanged records, the change set) is
-    checkpointed instead, so that it cannot be recomputed after the MERGE has changed its input."""
-    df = df.persist(level)
-    df.count()
-    return df
-
-
-def release(df: DataFrame) -> None:
-    """Free the memory and local disk `df` holds: its cache (`_materialized`) or the blocks of
-    its local checkpoint. `DataFrame.unpersist` leaves a local checkpoint's blocks in place
-    until the JVM happens to collect their RDD, so a 1 M-row batch kept its parsed records and
-    its change set in the heap while the next steps ran; the checkpointed RDD is unpersisted
-    itself. Nothing built on `df` may be read after."""
-    plan = df._jdf.queryExecution().logical()
-    if plan.getClass().getSimpleName() == "LogicalRDD":
-        plan.rdd().unpersist(False)
-    else:
-        df.unpersist()
 
 
 def page_files(spark: SparkSession, settings: Settings, batch: BatchInfo) -> DataFrame:
@@ -326,25 +304,36 @@ class BatchOutcome:
 def apply_batch(
     run: SilverRun, pending: PendingBatch, earlier_checks: Sequence[QualityCheck]
 ) -> BatchOutcome:
-    """Apply one batch; a QualityBreach carries `earlier_checks` (the run's) and this batch's."""
+    """Apply one batch; a QualityBreach carries `earlier_checks` (the run's) and this batch's.
+    Each cached or checkpointed frame is released once it is done with, or on the way out."""
+    with holding() as hold:
+        return _apply_batch(run, pending, earlier_checks, hold)
+
+
+def _apply_batch(
+    run: SilverRun,
+    pending: PendingBatch,
+    earlier_checks: Sequence[QualityCheck],
+    hold: Hold,
+) -> BatchOutcome:
     batch, level = pending.batch, storage_level(pending.batch)
-    pages = read_verified(run.spark, run.settings, batch, level)
+    pages = read_verified(run.spark, run.settings, batch, level, hold)
     current = delta.read(run.spark, run.locations[SILVER_BREWERIES])
     first_load = delta.file_count(run.spark, run.locations[SILVER_BREWERIES]) == 0
     records = pages.where(is_record())
     compared = (
         None
         if first_load
-        else compared_with_silver(records, current).localCheckpoint(storageLevel=level)
+        else hold(compared_with_silver(records, current).transform(checkpointed, level))
     )
     tally = Comparison.of(compared)
     unchanged = unchanged_records(compared) if compared is not None else None
     to_parse = batch.manifest.total_records - tally.unchanged
-    parsed = parse_changed(records, compared, batch, to_parse, level)
+    parsed = hold(parse_changed(records, compared, batch, to_parse, level))
     release(pages)
     profile = profile_records(parsed, unchanged, batch.batch_id)
     mapping = run.places.mapping(profile.pairs)
-    validated = validated_records(run.spark, parsed, run.places, mapping, level)
+    validated = hold(validated_records(run.spark, parsed, run.places, mapping, level))
     release(parsed)
     counts = count_validated(validated, tally.unchanged)
     if counts.quarantined:
@@ -355,10 +344,8 @@ def apply_batch(
     empty_snapshot_gate(batch.batch_id, counts, current, [*earlier_checks, check])
     # silver.locations before the data: a rerun of this batch maps the same way.
     run.places.record(run.spark, mapping, profile.pairs, batch)
-    changes = change_set(run, pending, validated, compared, tally, current, level)
-    release(validated)
-    if compared is not None:
-        release(compared)
+    changes = hold(change_set(run, pending, validated, compared, tally, current, level))
+    release(validated, compared)
     actions = action_counts(changes)
     marker = batch_marker(batch, counts, actions)
     write_batch(run, pending, changes, marker, actions)
@@ -368,13 +355,17 @@ def apply_batch(
 
 
 def read_verified(
-    spark: SparkSession, settings: Settings, batch: BatchInfo, level: StorageLevel
+    spark: SparkSession,
+    settings: Settings,
+    batch: BatchInfo,
+    level: StorageLevel,
+    hold: Hold,
 ) -> DataFrame:
     """The batch's pages in one pass: hashed, split and fingerprinted, computed once (cached at
-    `level`; the caller `release`s it) and held to the manifest. Nothing is parsed yet."""
+    `level`, held by `hold`) and held to the manifest. Nothing is parsed yet."""
     partitions = partition_count(spark, batch.manifest.total_bytes)
     pages = read_pages(spark, settings, batch).coalesce(partitions)
-    pages = pages.transform(_materialized, level)
+    pages = hold(pages.transform(materialized, level))
     verify_pages(batch, pages.transform(page_summary).collect())
     return pages
 
@@ -395,7 +386,7 @@ def parse_changed(
         size = round(batch.manifest.total_bytes * share)
         records = records.coalesce(partition_count(records.sparkSession, size))
     parsed = records.transform(with_parsed_record).transform(cleanse)
-    return parsed.transform(_materialized, level)
+    return parsed.transform(materialized, level)
 
 
 def profile_records(records: DataFrame, unchanged: DataFrame | None, batch_id: str) -> BatchProfile:
@@ -424,7 +415,7 @@ def validated_records(
     """The records with their canonical place, suspect flag, content hash and rule verdicts."""
     conformed = records.transform(conform, places.as_frame(spark, mapping), places.aliases.bounds)
     # Row format: a columnar cache of this wide frame needs far more heap.
-    return conformed.localCheckpoint(storageLevel=level)
+    return conformed.transform(checkpointed, level)
 
 
 def count_validated(validated: DataFrame, skipped: int = 0) -> BatchCounts:
@@ -527,7 +518,7 @@ def change_set(
             previous_snapshot_date=pending.previous_snapshot_date,
             updated_at=pending.started,
         )
-    return changes.localCheckpoint(storageLevel=level)  # fixed before the MERGE changes `current`
+    return changes.transform(checkpointed, level)  # fixed before the MERGE changes `current`
 
 
 def action_counts(changes: DataFrame) -> dict[str, int]:

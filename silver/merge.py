@@ -15,6 +15,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -29,6 +30,7 @@ from brewlake.catalog import (
     quote_identifier,
 )
 from brewlake.errors import BrewlakeError
+from brewlake.frames import checkpointed, release
 from brewlake.lake import TableRef
 from brewlake.log import get_logger
 from brewlake.schemas import (
@@ -260,10 +262,13 @@ def sync_history(
     breweries = delta.read(spark, breweries_location)
     history = delta.read(spark, history_location)
     versions = history_versions(breweries, history.where(F.col("is_current")), recorded_at)
-    versions = versions.localCheckpoint()
-    count = versions.count()
-    if count:
-        _merge_history(spark, history_location, versions)
+    versions = checkpointed(versions, StorageLevel.MEMORY_AND_DISK)
+    try:
+        count = versions.count()
+        if count:
+            _merge_history(spark, history_location, versions)
+    finally:
+        release(versions)
     return count
 
 

@@ -53,6 +53,17 @@ API_RECORD_FIELDS = (
 )
 
 
+def held_rdds(spark) -> set[int]:
+    """Ids of the RDDs `spark` keeps blocks of (caches and local checkpoints), but for Delta's
+    caches of table states (Delta frees those when a newer snapshot replaces them)."""
+    held = spark.sparkContext._jsc.getPersistentRDDs()
+    return {
+        rdd_id
+        for rdd_id in held.keySet()
+        if not str(held.get(rdd_id).name()).startswith("Delta Table State")
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -22,6 +22,7 @@ from brewlake.catalog import (
 from brewlake.errors import QualityBreach
 from brewlake.lake import Lake
 from silver import job, merge
+from tests.conftest import held_rdds
 from tests.silver.conftest import as_of, brewery, write_batch
 
 DAY1, DAY2, DAY3 = dt.date(2025, 3, 1), dt.date(2025, 3, 2), dt.date(2025, 3, 3)
@@ -100,7 +101,9 @@ def test_idempotent_rerun_and_day2_semantics(spark, lake_settings):
         brewery("i", **US, state_province="Colorado", longitude=-105.0, latitude=39.7),
     ]
     b2 = write_batch(settings, DAY2, day2)
+    held = held_rdds(spark)
     r3 = run(spark, settings, DAY2)
+    assert held_rdds(spark) == held  # every cache and checkpoint of the batch released
     assert (r3.rows_in, r3.quarantined, r3.rows_out) == (8, 1, 3)
     assert r3.details["batches"][0]["actions"] == {"insert": 1, "update": 1, "deactivate": 1}
     silver = {r.id: r for r in load(spark, settings, SILVER_BREWERIES).collect()}
@@ -173,8 +176,10 @@ def test_quarantine_reasons_and_threshold_stop_the_merge(spark, lake_settings):
         {"name": "no id", "brewery_type": "micro", "unexpected": True},
     ]
     batch = write_batch(lake_settings, DAY1, records)
+    held = held_rdds(spark)
     with pytest.raises(QualityBreach, match=r"2 of 10 records quarantined \(20\.0%\)") as err:
         run(spark, lake_settings, DAY1)
+    assert held_rdds(spark) == held  # the refused batch's frames released
     assert [(c.rule, c.passed, c.observed) for c in err.value.checks] == [
         ("quarantine_share", False, 0.2)
     ]
@@ -228,7 +233,9 @@ def test_crash_after_data_commit_neither_double_applies_nor_skips(
     assert crashed[SILVER_HISTORY] == before[SILVER_HISTORY]  # bookkeeping did not
     assert crashed[SILVER_APPLIED_BATCHES] == before[SILVER_APPLIED_BATCHES]
 
+    held = held_rdds(spark)
     result = run(spark, lake_settings, DAY2)
+    assert held_rdds(spark) == held  # the repair's checkpoint released
     after = versions(spark, lake_settings)
     assert result.batch_ids == []  # recognised as applied
     assert after[SILVER_BREWERIES] == crashed[SILVER_BREWERIES]  # not applied twice
@@ -269,8 +276,10 @@ def test_a_changed_or_unlisted_page_stops_the_batch_before_anything_is_written(
     original = page2.read_bytes()
 
     page2.write_bytes(json.dumps([brewery("b", name="Tampered")]).encode())  # same count
+    held = held_rdds(spark)
     with pytest.raises(BatchError, match=r"page page-00002\.json: found sha256=.* records=1"):
         run(spark, lake_settings, DAY1)
+    assert held_rdds(spark) == held  # the pages read and refused are released
 
     page2.write_bytes(original)
     (root / "page-00003.json").write_bytes(json.dumps([brewery("smuggled")]).encode())
