@@ -117,8 +117,9 @@ class Settings(BaseSettings):
     spark_driver_memory: str = Field("2g", description="Memory of the Spark driver.")
     spark_jit: Literal["auto", "quick", "full"] = Field(
         "auto",
-        description="JIT of the Spark JVMs: quick (C1 only), full (tiered), auto (quick for a "
-        "newest bronze batch under 64 MB).",
+        description="JIT of the Spark JVMs: quick (C1 only, queries not code-generated), "
+        "full (tiered, whole-stage code generation), auto (quick for a newest bronze batch "
+        "under 64 MB).",
     )
     spark_ui_enabled: bool = Field(True, description="Start the Spark web UI.")
     spark_log_level: str = Field("WARN", description="Log level of Spark itself.")

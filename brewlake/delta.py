@@ -47,19 +47,25 @@ def has_log(store: ObjectStore, table_key: str) -> bool:
     return any(key.endswith(".json") for key in store.list(f"{table_key}/{LOG_DIR}/"))
 
 
-def head_commit(store: ObjectStore, table_key: str) -> tuple[int, dict[str, Any]] | None:
-    """(version, commitInfo) of the newest commit under `table_key`, from the log's JSON files
-    (no Spark: a listing and one read); None without a table. For decisions taken before a
-    session starts; the newest commit is always a JSON file, whatever was checkpointed."""
-    newest = None
+def commit_versions(store: ObjectStore, table_key: str) -> list[int]:
+    """Versions of the JSON commits in the log under `table_key`, newest first (no Spark: one
+    listing). Commits a checkpoint replaced and log cleanup removed are not listed, as in
+    `DESCRIBE HISTORY`; the newest commit is always there."""
+    versions = []
     for key in store.list(f"{table_key}/{LOG_DIR}/"):
         name = key.rsplit("/", 1)[-1]
         stem = name[: -len(".json")] if name.endswith(".json") else ""
-        if stem.isdigit() and (newest is None or int(stem) > newest[0]):
-            newest = (int(stem), key)
-    if newest is None:
-        return None
-    return newest[0], _commit_info(store.get(newest[1]))
+        if stem.isdigit():
+            versions.append(int(stem))
+    return sorted(versions, reverse=True)
+
+
+def head_commit(store: ObjectStore, table_key: str) -> tuple[int, dict[str, Any]] | None:
+    """(version, commitInfo) of the newest commit under `table_key`, from the log's JSON files
+    (no Spark: a listing and one read); None without a table. For decisions taken before a
+    session starts."""
+    versions = commit_versions(store, table_key)
+    return (versions[0], commit_info(store, table_key, versions[0])) if versions else None
 
 
 def commit_info(store: ObjectStore, table_key: str, version: int) -> dict[str, Any]:

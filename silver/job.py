@@ -658,7 +658,9 @@ def record_unchanged(
     return result
 
 
-def recover(spark: SparkSession, locations: dict, logical_date: dt.date) -> tuple:
+def recover(
+    spark: SparkSession, settings: Settings, locations: dict, logical_date: dt.date
+) -> tuple:
     """Finish what a crashed run left undone; return the high-water mark (date, batch) or None.
 
     The newest batch marker in the breweries commits is the truth. If its audit row is missing,
@@ -666,7 +668,9 @@ def recover(spark: SparkSession, locations: dict, logical_date: dt.date) -> tupl
     breweries and write the audit row from the marker.
     """
     breweries, applied = locations[SILVER_BREWERIES], locations[SILVER_APPLIED_BATCHES]
-    marker, version = merge.last_marker(spark, breweries)
+    lake = Lake(settings)
+    breweries_key = lake.key(SILVER_BREWERIES.database, SILVER_BREWERIES.name)
+    marker, version = merge.last_marker(open_store(settings), breweries_key)
     if marker is None:
         return None  # nothing was ever applied (or only a rebuild reset)
     since = version if marker.reset else None
@@ -757,7 +761,7 @@ def _high_water(
 ) -> tuple | None:
     """The newest applied (ingest_date, batch_id), after recovery; None after a rebuild's reset."""
     if not rebuild:
-        marked = recover(spark, locations, logical_date)
+        marked = recover(spark, settings, locations, logical_date)
         return max(filter(None, (marked, _recorded_position(settings))), default=None)
     log.info("silver.rebuild", detail="emptying silver tables; every bronze batch re-applies")
     applied_state.clear(open_store(settings), Lake(settings))

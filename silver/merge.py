@@ -46,11 +46,11 @@ from silver.transforms import history_from_changes, history_versions, staged_his
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from brewlake.storage import ObjectStore
+
 log = get_logger(__name__)
 
 MARKER_KEY = "brewlake.silver"
-# How many recent commits to scan for the last batch marker before reading the whole history.
-_RECENT_COMMITS = 100
 
 TABLE_SPECS: dict[TableRef, tuple[T.StructType, tuple[str, ...], str]] = {
     SILVER_BREWERIES: (
@@ -180,17 +180,13 @@ def _add_trailing_columns(
     log.info("silver.table_evolved", table=str(table), added=",".join(f.name for f in added))
 
 
-def last_marker(spark: SparkSession, location: str) -> tuple[BatchMarker | None, int | None]:
-    """The newest batch marker in the breweries commits and the version that carries it."""
-    for limit in (_RECENT_COMMITS, None):
-        history = delta.history(spark, location, limit)
-        rows = history.select("version", "userMetadata").orderBy(F.desc("version")).collect()
-        for row in rows:
-            marker = _marker_of(row["userMetadata"])
-            if marker is not None:
-                return marker, int(row["version"])
-        if limit and len(rows) < limit:
-            break
+def last_marker(store: ObjectStore, table_key: str) -> tuple[BatchMarker | None, int | None]:
+    """The newest batch marker in the breweries commits and the version that carries it, read
+    off the log's commit files newest first (no Spark job; it is usually the newest commit)."""
+    for version in delta.commit_versions(store, table_key):
+        marker = _marker_of(delta.commit_info(store, table_key, version).get("userMetadata"))
+        if marker is not None:
+            return marker, version
     return None, None
 
 

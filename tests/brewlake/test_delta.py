@@ -39,3 +39,19 @@ def test_has_log_needs_a_commit(tmp_path):
     assert not delta.has_log(LocalStore(tmp_path), "silver/breweries")
     write_log(tmp_path / "gold/counts", [{"add": {"path": "x.parquet"}}])
     assert delta.has_log(LocalStore(tmp_path), "gold/counts")
+
+
+def test_commit_versions_are_the_json_commits_newest_first(tmp_path):
+    table = tmp_path / "silver/breweries"
+    write_log(table, *([{"commitInfo": {"userMetadata": str(v)}}] for v in range(12)))
+    log_dir = table / "_delta_log"
+    (log_dir / f"{10:020d}.checkpoint.parquet").write_bytes(b"")
+    (log_dir / f"{11:020d}.crc").write_text("{}")
+    (log_dir / "_last_checkpoint").write_text("{}")
+    for version in range(3):  # log cleanup after the checkpoint
+        (log_dir / f"{version:020d}.json").unlink()
+    store = LocalStore(tmp_path)
+    assert delta.commit_versions(store, "silver/breweries") == list(range(11, 2, -1))
+    assert delta.head_commit(store, "silver/breweries") == (11, {"userMetadata": "11"})
+    assert delta.commit_versions(store, "silver/missing") == []
+    assert delta.head_commit(store, "silver/missing") is None

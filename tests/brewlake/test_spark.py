@@ -126,3 +126,14 @@ def test_an_unreadable_bronze_leaves_the_jit_at_the_jvm_default(s3_settings):
     missing = s3_settings.replace(lake_root="s3a://brewlake-no-such-bucket/lake")
     assert not quick_jit(missing)  # the bucket is not there yet: no error, tiered compilation
     assert jvm_options(missing, "-Dx=1") == ("-Dx=1", "")
+
+
+def test_a_quick_session_runs_its_queries_without_code_generation(spark, base_settings):
+    from brewlake.spark import QUICK_SQL_CONF, quick_jit
+
+    assert quick_jit(base_settings)  # the tests' lake holds no large batch
+    assert {key: spark.conf.get(key) for key in QUICK_SQL_CONF} == QUICK_SQL_CONF
+    frame = spark.range(100).selectExpr("id % 7 AS k", "id * 2 AS x").groupBy("k").sum("x")
+    plan = frame._jdf.queryExecution().executedPlan().toString()
+    assert "HashAggregate" in plan and "*(" not in plan  # no whole-stage code-generated stage
+    assert sorted(frame.collect())[0] == (0, sum(i * 2 for i in range(100) if i % 7 == 0))
