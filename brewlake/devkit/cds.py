@@ -6,10 +6,11 @@ A cold JVM spends much of a small run loading, parsing and verifying Spark's and
 (the driver's CPU time for a session start plus a first Delta create/write/read fell from
 28-31 s to 21-24 s with the archive on this machine). The archive is recorded from a real
 pipeline run: two days of generated breweries through bronze, silver (a first load, then a MERGE
-of changes and a deactivation) and gold, on a throwaway lake, with the JVM dumping every class it
-loaded when it exits (`-XX:ArchiveClassesAtExit`). The JVM checks the archive against its own
-build and class path at start and ignores it when they differ, so a stale archive costs nothing
-but the speed-up; rebuild it with `make cds` after changing the JDK or the jars.
+of changes and a deactivation), gold and its report, on a throwaway lake, with the JVM dumping
+every class it loaded when it exits (`-XX:ArchiveClassesAtExit`). The JVM checks the archive
+against its own build and class path at start and ignores it when they differ, so a stale
+archive costs nothing but the speed-up; rebuild it with `make cds` after changing the JDK, the
+jars, or what a run does.
 """
 
 from __future__ import annotations
@@ -78,7 +79,6 @@ def build(out: Path) -> Path:
             spark_master="local[2]",
             spark_ui_enabled=False,
             spark_log_level="ERROR",
-            report_enabled=False,
         )
         logmod.quiet_spark()
         record_pipeline(settings, f"-XX:ArchiveClassesAtExit={partial} -Xlog:cds=off")
