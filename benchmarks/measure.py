@@ -143,7 +143,10 @@ def run_measured_process(
         stdout, stderr = proc.communicate()
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {stderr[-2000:]}")
+        # spark-submit hands the Python driver's stderr to its own stdout: keep the end of both.
+        raise RuntimeError(
+            f"{' '.join(cmd)} exited {proc.returncode}: {stderr[-1000:]} | stdout: {stdout[-1000:]}"
+        )
     return {
         "seconds": round(seconds, 3),
         "peak_rss_mb": rss.peak_mb,
