@@ -46,10 +46,10 @@ def release(*frames: DataFrame | None) -> None:
             continue
         # A local checkpoint is a LogicalRDD over the checkpointed RDD (classic PySpark only).
         plan = df._jdf.queryExecution().logical()
-        if plan.getClass().getSimpleName() == "LogicalRDD":
-            plan.rdd().unpersist(False)
-        else:
+        if plan.getClass().getSimpleName() != "LogicalRDD":
             df.unpersist()
+        elif plan.rdd().getStorageLevel().isValid():  # NONE once released: Spark warns per call
+            plan.rdd().unpersist(False)
 
 
 @contextlib.contextmanager

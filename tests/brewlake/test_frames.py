@@ -22,6 +22,8 @@ def test_release_frees_a_local_checkpoint_that_unpersist_keeps(spark):
     assert len(held_rdds(spark) - before) == 1  # why `release` exists
     release(frame)
     assert held_rdds(spark) - before == set()
+    release(frame)  # the second release of a checkpoint finds it released and leaves it be
+    assert held_rdds(spark) - before == set()
 
 
 def test_release_frees_a_cache_and_skips_none_and_a_second_release(spark):
