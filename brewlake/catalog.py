@@ -128,7 +128,7 @@ def table_version(spark: SparkSession, settings: Settings, table: TableRef) -> i
     writes, before and after)."""
     from brewlake.storage import open_store
 
-    head = delta.head_commit(open_store(settings), Lake(settings).key(table.database, table.name))
+    head = delta.head_commit(open_store(settings), Lake(settings).table_key(table))
     return None if head is None else head[0]
 
 
@@ -140,7 +140,7 @@ def existing_tables(settings: Settings) -> list[TableRef]:
     lake = Lake(settings)
     found = []
     for table in TABLES:
-        if delta.has_log(store, lake.key(table.database, table.name)):
+        if delta.has_log(store, lake.table_key(table)):
             found.append(table)
     return found
 

@@ -65,6 +65,10 @@ class Lake:
     def table_location(self, table: TableRef) -> str:
         return self.uri(table.database, table.name)
 
+    def table_key(self, table: TableRef) -> str:
+        """The table's folder as an object key (its Delta log is under `<key>/_delta_log/`)."""
+        return self.key(table.database, table.name)
+
     def database_location(self, database: str) -> str:
         return self.uri(database)
 

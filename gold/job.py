@@ -116,7 +116,8 @@ class TableFigures:
 
 def pinned_silver(spark: SparkSession, settings: Settings) -> PinnedSilver:
     """silver.breweries pinned at its current version (SilverMissing before silver's first run)."""
-    location = Lake(settings).table_location(SILVER_BREWERIES)
+    lake = Lake(settings)
+    location = lake.table_location(SILVER_BREWERIES)
     commit = delta.last_commit(spark, location)
     if commit is None:
         raise SilverMissing(
@@ -124,12 +125,8 @@ def pinned_silver(spark: SparkSession, settings: Settings) -> PinnedSilver:
         )
     version = int(commit["version"])
     frame = delta.read(spark, location, version=version)
-    info = delta.commit_info(open_store(settings), _table_key(SILVER_BREWERIES, settings), version)
+    info = delta.commit_info(open_store(settings), lake.table_key(SILVER_BREWERIES), version)
     return PinnedSilver(frame, version, commit["timestamp"].isoformat(), info.get("txnId", ""))
-
-
-def _table_key(table: TableRef, settings: Settings) -> str:
-    return Lake(settings).key(table.database, table.name)
 
 
 def _lineage(silver: PinnedSilver) -> dict[str, Any]:
@@ -153,14 +150,14 @@ def plan_without_spark(
     decide with Spark, without starting it."""
     if getattr(args, "force", False):
         return None
-    store = open_store(settings)
-    silver = delta.head_commit(store, _table_key(SILVER_BREWERIES, settings))
+    store, lake = open_store(settings), Lake(settings)
+    silver = delta.head_commit(store, lake.table_key(SILVER_BREWERIES))
     commit_id = (silver or (None, {}))[1].get("txnId")
     if not commit_id:
         return None
     versions = {}
     for gold in GOLD_TABLES:
-        head = delta.head_commit(store, _table_key(gold.table, settings))
+        head = delta.head_commit(store, lake.table_key(gold.table))
         if head is None:
             return None
         try:

@@ -668,8 +668,7 @@ def recover(
     breweries and write the audit row from the marker.
     """
     breweries, applied = locations[SILVER_BREWERIES], locations[SILVER_APPLIED_BATCHES]
-    lake = Lake(settings)
-    breweries_key = lake.key(SILVER_BREWERIES.database, SILVER_BREWERIES.name)
+    breweries_key = Lake(settings).table_key(SILVER_BREWERIES)
     marker, version = merge.last_marker(open_store(settings), breweries_key)
     if marker is None:
         return None  # nothing was ever applied (or only a rebuild reset)

@@ -92,7 +92,7 @@ def _key(lake: Lake) -> str:
 
 def breweries_head(store: ObjectStore, lake: Lake) -> int | None:
     """silver.breweries' newest version, by listing its log (None: no table)."""
-    head = delta.head_commit(store, lake.key(SILVER_BREWERIES.database, SILVER_BREWERIES.name))
+    head = delta.head_commit(store, lake.table_key(SILVER_BREWERIES))
     return None if head is None else head[0]
 
 

@@ -54,7 +54,7 @@ def _utc(value: Any) -> dt.datetime | None:
 
 def ops_tables_exist(settings: Settings) -> bool:
     store, lake = open_store(settings), Lake(settings)
-    return delta.has_log(store, lake.key(OPS_PIPELINE_RUNS.database, OPS_PIPELINE_RUNS.name))
+    return delta.has_log(store, lake.table_key(OPS_PIPELINE_RUNS))
 
 
 def _from_delta(spark: SparkSession, settings: Settings) -> tuple[list[dict], list[dict]]:
