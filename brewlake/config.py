@@ -112,7 +112,10 @@ class Settings(BaseSettings):
     # --- spark
     spark_master: str = Field("local[*]", description="Spark master URL.")
     spark_shuffle_partitions: int = Field(
-        0, ge=0, description="Shuffle partitions; 0: one per local core, 64 on a cluster."
+        0,
+        ge=0,
+        description="Shuffle partitions; 0: one per core (a local master's, or on a cluster the "
+        "executors' when the session starts).",
     )
     spark_driver_memory: str = Field("2g", description="Memory of the Spark driver.")
     spark_jit: Literal["auto", "quick", "full"] = Field(
@@ -217,10 +220,16 @@ class Settings(BaseSettings):
         return self.is_s3 or bool(self.effective_s3_endpoint or self.aws_access_key_id)
 
     @property
+    def local_master(self) -> bool:
+        """Spark runs in the driver's JVM (`local`, `local[n]`, `local[*]`...), not on a cluster."""
+        return self.spark_master.strip().startswith("local")
+
+    @property
     def shuffle_partitions(self) -> int:
         """`spark_shuffle_partitions`, or when 0 (auto): one per core for a local master (more
-        tasks than cores only add scheduling cost on small data), 64 on a cluster; adaptive
-        query execution coalesces what turns out too small either way."""
+        tasks than cores only add scheduling cost on small data); on a cluster, 64 until the
+        session knows its executors' cores (`brewlake.spark.fit_to_cluster` then sets one per
+        core). Adaptive query execution coalesces what turns out too small either way."""
         if self.spark_shuffle_partitions > 0:
             return self.spark_shuffle_partitions
         master = self.spark_master.strip()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -96,7 +97,6 @@ def spark_conf(settings: Settings, jars: list[str] | None = None) -> dict[str, s
         "spark.sql.catalogImplementation": "in-memory",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": shuffle,
-        "spark.default.parallelism": shuffle,
         "spark.sql.adaptive.enabled": "true",
         "spark.sql.adaptive.coalescePartitions.enabled": "true",
         # Constraint inference grows exponentially with silver's aliased columns: with it on, one
@@ -116,6 +116,11 @@ def spark_conf(settings: Settings, jars: list[str] | None = None) -> dict[str, s
         "spark.sql.warehouse.dir": f"{settings.spark_lake_root}/_warehouse",
         **s3a_conf(settings),
     }
+    if settings.local_master:
+        # On a cluster Spark's own default is right: the cores of the registered executors. It
+        # also sizes file reads (`spark.sql.files.minPartitionNum`): pinned at 64, every small
+        # page or table read split into up to 64 tasks.
+        conf["spark.default.parallelism"] = shuffle
     if jars:
         conf["spark.jars"] = ",".join(jars)
     return conf
@@ -260,7 +265,49 @@ def build_session(
         from brewlake.catalog import register_catalog
 
         register_catalog(spark, settings)
+    # After the catalog (driver-side work mostly): the executors start meanwhile.
+    fit_to_cluster(spark, settings)
     return spark
+
+
+# How long a cluster session waits for its first executor before it keeps the 64 partitions
+# (Spark's own wait for registered resources, `spark.scheduler.maxRegisteredResourcesWaitingTime`).
+EXECUTOR_WAIT_S = 30.0
+
+
+def executor_count(spark: SparkSession) -> int:
+    """Executors registered with the driver now (the driver's own block manager not counted)."""
+    return max(0, spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1)
+
+
+def fit_to_cluster(
+    spark: SparkSession, settings: Settings, wait_s: float = EXECUTOR_WAIT_S
+) -> int | None:
+    """On a cluster with auto shuffle partitions: one shuffle partition per executor core, as on
+    a local master. Waits up to `wait_s` for the first executor; the cores are Spark's default
+    parallelism then (at least 2). Returns the partitions set, or None: a local master, a number
+    set by the user, or no executor in time (64 stay, with a warning).
+
+    64 partitions for two 1-core workers made the same 8.4 k-record run 2.0x local[*]'s time
+    instead of 1.4x: every stage ran 64 tiny map outputs through the block managers."""
+    if settings.local_master or settings.spark_shuffle_partitions:
+        return None
+    deadline = time.monotonic() + wait_s
+    while executor_count(spark) == 0:
+        if time.monotonic() >= deadline:
+            log.warning(
+                "spark.no_executor",
+                waited_s=wait_s,
+                shuffle_partitions=settings.shuffle_partitions,
+                hint="set BREWLAKE_SPARK_SHUFFLE_PARTITIONS to the cluster's cores",
+            )
+            return None
+        time.sleep(0.1)
+    cores = spark.sparkContext.defaultParallelism
+    spark.conf.set("spark.sql.shuffle.partitions", str(cores))
+    spark.conf.set("spark.databricks.delta.snapshotPartitions", str(min(cores, 4)))
+    log.debug("spark.fit_to_cluster", executors=executor_count(spark), shuffle_partitions=cores)
+    return cores
 
 
 def _check_delta_loaded(spark: SparkSession) -> None:

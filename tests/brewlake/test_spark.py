@@ -9,7 +9,7 @@ import pytest
 
 from brewlake.config import load_settings
 from brewlake.errors import SetupError
-from brewlake.spark import jar_paths, s3a_conf, spark_conf
+from brewlake.spark import fit_to_cluster, jar_paths, s3a_conf, spark_conf
 
 
 def test_missing_jars_give_one_actionable_line(tmp_path):
@@ -98,6 +98,22 @@ def test_delta_rebuilds_table_state_in_a_few_tasks_even_on_a_cluster():
     assert cluster["spark.databricks.delta.snapshotPartitions"] == "4"
     local = spark_conf(load_settings(env={}, spark_master="local[2]"))
     assert local["spark.databricks.delta.snapshotPartitions"] == "2"
+
+
+def test_default_parallelism_is_pinned_locally_and_left_to_the_cluster():
+    local = spark_conf(load_settings(env={}, spark_master="local[3]"))
+    assert local["spark.default.parallelism"] == local["spark.sql.shuffle.partitions"] == "3"
+    # On a cluster Spark counts the executors' cores itself.
+    cluster = spark_conf(load_settings(env={}, spark_master="spark://m:7077"))
+    assert "spark.default.parallelism" not in cluster
+
+
+def test_only_a_cluster_with_auto_partitions_is_fitted_to_its_cores(spark, base_settings):
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    assert fit_to_cluster(spark, base_settings.replace(spark_master="local[2]")) is None
+    explicit = base_settings.replace(spark_master="spark://m:7077", spark_shuffle_partitions=7)
+    assert fit_to_cluster(spark, explicit) is None
+    assert spark.conf.get("spark.sql.shuffle.partitions") == before
 
 
 def test_short_runs_compile_with_c1_only(lake_settings):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,38 @@ def test_cluster_is_two_alive_one_core_workers(cluster):
     alive = [w for w in state["workers"] if w["state"] == "ALIVE"]
     assert [(w["host"], w["cores"], w["memory"]) for w in alive] == [("127.0.0.1", 1, 2048)] * 2
     assert state["url"] == cluster.master_url.replace("spark://", "spark://")
+
+
+SESSION_SHAPE = """
+import json
+from brewlake.config import load_settings
+from brewlake.spark import build_session, executor_count
+spark = build_session(load_settings(), register_tables=False)
+shape = {
+    "executors": executor_count(spark),
+    "parallelism": spark.sparkContext.defaultParallelism,
+    "shuffle": int(spark.conf.get("spark.sql.shuffle.partitions")),
+    "snapshot": int(spark.conf.get("spark.databricks.delta.snapshotPartitions")),
+}
+print(json.dumps(shape))
+spark.stop()
+"""
+
+
+def test_a_cluster_session_gets_one_shuffle_partition_per_executor_core(
+    cluster, base_settings, source
+):
+    # Auto partitions (0), unlike the other tests here: 64 made every stage 64 tiny tasks.
+    settings = new_s3_lake(base_settings, source.url)
+    env = cluster_env(settings, cluster.master_url, BREWLAKE_SPARK_SHUFFLE_PARTITIONS="0")
+    out = subprocess.run(
+        [sys.executable, "-c", SESSION_SHAPE], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    shape = json.loads(out.stdout.strip().splitlines()[-1])
+    assert shape["executors"] >= 1, shape  # waited for
+    # Two 1-core workers: Spark's default parallelism is 2 (their cores, and never under 2).
+    assert shape == {**shape, "parallelism": 2, "shuffle": 2, "snapshot": 2}
 
 
 def test_brewlake_run_on_the_cluster_equals_local(
