@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -108,11 +109,15 @@ def test_default_parallelism_is_pinned_locally_and_left_to_the_cluster():
     assert "spark.default.parallelism" not in cluster
 
 
-def test_only_a_cluster_with_auto_partitions_is_fitted_to_its_cores(spark, base_settings):
+def test_a_local_session_is_never_fitted_even_under_cluster_settings(spark, base_settings):
+    # The session's own master decides: getOrCreate hands back a running local session to any
+    # settings, and a local session would wait in vain for executors.
     before = spark.conf.get("spark.sql.shuffle.partitions")
-    assert fit_to_cluster(spark, base_settings.replace(spark_master="local[2]")) is None
-    explicit = base_settings.replace(spark_master="spark://m:7077", spark_shuffle_partitions=7)
-    assert fit_to_cluster(spark, explicit) is None
+    auto = base_settings.replace(spark_master="spark://m:7077", spark_shuffle_partitions=0)
+    started = time.monotonic()
+    assert fit_to_cluster(spark, auto, wait_s=30) is None
+    assert time.monotonic() - started < 1
+    assert fit_to_cluster(spark, base_settings.replace(spark_shuffle_partitions=7)) is None
     assert spark.conf.get("spark.sql.shuffle.partitions") == before
 
 

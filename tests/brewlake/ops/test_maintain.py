@@ -8,7 +8,7 @@ from pyspark.sql import types as T
 from brewlake import delta
 from brewlake.catalog import GOLD_BREWERY_COUNTS, SILVER_HISTORY
 from brewlake.lake import Lake
-from brewlake.ops.maintain import main, maintain
+from brewlake.ops.maintain import main, maintain, maintain_table, vacuum_listing_conf
 
 SCHEMA = T.StructType(
     [
@@ -91,3 +91,26 @@ def test_cli_reports_the_purge(spark, lake_settings, monkeypatch, capsys):
     assert "deletion vectors purged 2, vacuumed 0" in out
     assert live_deletion_vectors(history) == 0
     assert "VACUUM START" not in _operations(spark, history)
+
+
+def test_vacuum_lists_the_table_in_a_few_tasks_per_core(spark, lake_settings):
+    location = Lake(lake_settings).table_location(GOLD_BREWERY_COUNTS)
+    for n in (1, 2):
+        spark.range(n).write.format("delta").mode("append").save(location)
+    sc = spark.sparkContext
+    sc.setJobGroup("maintain-under-test", "maintain_table")
+    try:
+        maintain_table(spark, location, "gold.brewery_counts")
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    tracker = sc.statusTracker()
+    stages = [
+        tracker.getStageInfo(stage)
+        for job in tracker.getJobIdsForGroup("maintain-under-test")
+        for stage in tracker.getJobInfo(job).stageIds
+    ]
+    limit = int(next(iter(vacuum_listing_conf(spark).values())))
+    # Spark's partition-discovery default would have made VACUUM's listing 10,000 tasks.
+    assert stages and max(s.numTasks for s in stages if s) <= limit
+    # The setting is scoped to the VACUUM: the session keeps its own.
+    assert spark.conf.get("spark.sql.sources.parallelPartitionDiscovery.parallelism") == "10000"
