@@ -50,6 +50,11 @@ def _aws(*variables: str, default: str = "", is_secret: bool = False, descriptio
     return Field(default, repr=not is_secret, validation_alias=choices, description=description)
 
 
+def is_local_master(master: str) -> bool:
+    """A Spark master URL that runs Spark in the driver's JVM (`local`, `local[n]`, ...)."""
+    return master.strip().startswith("local")
+
+
 class Settings(BaseSettings):
     """Typed, frozen configuration for every layer. Build it with `load_settings()`."""
 
@@ -222,7 +227,7 @@ class Settings(BaseSettings):
     @property
     def local_master(self) -> bool:
         """Spark runs in the driver's JVM (`local`, `local[n]`, `local[*]`...), not on a cluster."""
-        return self.spark_master.strip().startswith("local")
+        return is_local_master(self.spark_master)
 
     @property
     def shuffle_partitions(self) -> int:
