@@ -364,8 +364,8 @@ def read_verified(
     """The batch's pages in one pass: hashed, split and fingerprinted, computed once (cached at
     `level`, held by `hold`) and held to the manifest. Nothing is parsed yet."""
     partitions = partition_count(spark, batch.manifest.total_bytes)
-    pages = read_pages(spark, settings, batch).coalesce(partitions)
-    pages = hold(pages.transform(materialized, level))
+    pages = hold(read_pages(spark, settings, batch).coalesce(partitions).persist(level))
+    # The page summary is the pass that fills the cache: no separate pass to compute it first.
     verify_pages(batch, pages.transform(page_summary).collect())
     return pages
 
@@ -553,9 +553,8 @@ def write_batch(
     audit row."""
     spark, breweries = run.spark, run.locations[SILVER_BREWERIES]
     if actions:
-        insert_only = set(actions) == {"insert"}
         with delta.session_conf(spark, MERGE_CONF), merge.commit_metadata(spark, marker):
-            merge.apply_changes(spark, breweries, changes, insert_only=insert_only)
+            merge.apply_changes(spark, breweries, changes, actions)
     versioned = set(actions) - {"refresh"}
     if versioned:
         # History follows from the change set; a crash before this commit is repaired by

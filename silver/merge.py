@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -203,20 +204,29 @@ def applied_positions(
 
 
 def apply_changes(
-    spark: SparkSession, location: str, changes: DataFrame, *, insert_only: bool
+    spark: SparkSession, location: str, changes: DataFrame, actions: Mapping[str, int]
 ) -> None:
     """Write the change set to breweries in one commit: an append when it only inserts ids
     (they are absent from the table, so a MERGE would only add them, at the cost of a join),
-    else the MERGE by id."""
-    if insert_only:
+    else the MERGE by id. `actions` counts the change set's rows by `_action`."""
+    if set(actions) == {"insert"}:
         source = changes.select(*[f.name for f in SILVER_BREWERIES_SCHEMA.fields])
         check_schema(source, SILVER_BREWERIES_SCHEMA, SILVER_BREWERIES)
         # One file per (country, state) partition, as the MERGE writes them.
         source = source.repartition(*SILVER_PARTITION_COLUMNS)
         delta.append(source, location)
     else:
-        merge_breweries(spark, location, changes)
+        merge_breweries(
+            spark,
+            location,
+            changes,
+            inserts="insert" in actions,
+            broadcast=sum(actions.values()) <= BROADCAST_SOURCE_ROWS,
+        )
 
+
+# Up to this many rows (about 600 bytes each), a breweries MERGE source is broadcast.
+BROADCAST_SOURCE_ROWS = 50_000
 
 # MERGE sources here are fixed data (built from local checkpoints): Delta's own copy of the
 # source, made so that a non-deterministic one reads the same twice, is a pass it can skip.
@@ -228,12 +238,22 @@ FIXED_SOURCE_CONF = {"spark.databricks.delta.merge.materializeSource": "none"}
 HISTORY_FILES_CONF = {"spark.databricks.delta.optimizeWrite.binSize": "64"}
 
 
-def merge_breweries(spark: SparkSession, location: str, changes: DataFrame) -> None:
+def merge_breweries(
+    spark: SparkSession,
+    location: str,
+    changes: DataFrame,
+    *,
+    inserts: bool = True,
+    broadcast: bool = False,
+) -> None:
     """Upsert the new images in `changes` (from `transforms.changed_rows`) by id.
 
     Every change carries the row's whole new image (a refresh is silver's row with a new
     fingerprint), so no clause reads a target column besides the id: the MERGE need not read
-    every column of every file it touches."""
+    every column of every file it touches. Without `inserts` (no new id: the usual day) the
+    MERGE has no insert clause, so Delta joins the source to the target's rows by an inner
+    join, which a `broadcast` source turns into a lookup; an insert clause makes it an outer
+    join, which shuffles and sorts every row of the files it touches."""
     names = [f.name for f in SILVER_BREWERIES_SCHEMA.fields]
     source = changes.select(*names)
     check_schema(source, SILVER_BREWERIES_SCHEMA, SILVER_BREWERIES)
@@ -241,10 +261,11 @@ def merge_breweries(spark: SparkSession, location: str, changes: DataFrame) -> N
     merge = (
         delta.table(spark, location)
         .alias("t")
-        .merge(source.alias("s"), "t.id = s.id")
+        .merge((F.broadcast(source) if broadcast else source).alias("s"), "t.id = s.id")
         .whenMatchedUpdate(set=columns)
-        .whenNotMatchedInsert(values=columns)
     )
+    if inserts:
+        merge = merge.whenNotMatchedInsert(values=columns)
     with delta.session_conf(spark, FIXED_SOURCE_CONF):
         merge.execute()
 

@@ -407,6 +407,18 @@ def source(id_: str | None, **fields) -> tuple:
     return (PAGE1, *[None if record[n] is None else str(record[n]) for n in API_FIELDS])
 
 
+def test_clean_string_trims_what_a_unicode_regex_trims_for_every_bmp_character(spark):
+    """`clean_string` trims a set of characters; the definition is Java's `(?U)\\s` at either
+    end. Every character of the Basic Multilingual Plane, alone and around text, gives the same
+    result both ways."""
+    chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
+    texts = [text for c in chars for text in (c, f"{c}{c}x{c}", f"x{c}y")]
+    df = spark.createDataFrame([(t,) for t in texts], "text string")
+    by_regex = F.regexp_replace("text", r"(?U)^\s+|\s+$", "")
+    expected = df.select("text", F.when(by_regex != "", by_regex).alias("clean"))
+    assertDataFrameEqual(df.select("text", tr.clean_string(F.col("text")).alias("clean")), expected)
+
+
 def test_cleanse_trims_nulls_empties_and_fixes_artefacts(spark):
     records = spark.createDataFrame(
         [

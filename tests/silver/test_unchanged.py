@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 from dataclasses import replace
 
 import pytest
@@ -170,6 +171,13 @@ def test_a_day_parses_only_the_records_that_changed(
         399,
     )
     assert history_ids(spark, history) == {f"id-{i:03d}": 1 for i in range(400)} | {"id-250": 2}
+    # No new id: breweries' MERGE had no insert clause (Delta then joins the change set to the
+    # rows it updates by an inner join, not an outer join over every row of the files).
+    params = delta.table(spark, breweries).history(1).first()["operationParameters"]
+    assert (json.loads(params["matchedPredicates"]), params["notMatchedPredicates"]) == (
+        [{"actionType": "update"}],
+        "[]",
+    )
 
     # Day 3: id-010 vanished; id-399 moved to page 1, its bytes unchanged. Every record left is
     # skipped, the vanished one is still deactivated, the moved one opens no version.
