@@ -565,6 +565,7 @@ def write_batch(
             changes,
             pending.started,
             insert_only=versioned == {"insert"},
+            small=sum(actions.values()) <= merge.SMALL_SOURCE_ROWS,
         )
     merge.append_applied(
         spark,

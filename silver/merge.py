@@ -221,12 +221,24 @@ def apply_changes(
             location,
             changes,
             inserts="insert" in actions,
-            broadcast=sum(actions.values()) <= BROADCAST_SOURCE_ROWS,
+            small=sum(actions.values()) <= SMALL_SOURCE_ROWS,
         )
 
 
-# Up to this many rows (about 600 bytes each), a breweries MERGE source is broadcast.
-BROADCAST_SOURCE_ROWS = 50_000
+# Up to this many rows (about 600 bytes each), a MERGE source is small: hinted to Spark (`hinted`).
+SMALL_SOURCE_ROWS = 50_000
+
+
+def hinted(source: DataFrame, *, small: bool, outer: bool) -> DataFrame:
+    """A MERGE source hinted for the join Delta runs between it and the target's rows. A small
+    source is broadcast to an inner join (a MERGE without insert clause); an outer join (one
+    with an insert clause) cannot broadcast its outer side, so a small source is the hash side
+    of a shuffled hash join, and the target's rows are hashed rather than sorted. A large
+    source is left to Spark's choice."""
+    if not small:
+        return source
+    return source.hint("shuffle_hash") if outer else F.broadcast(source)
+
 
 # MERGE sources here are fixed data (built from local checkpoints): Delta's own copy of the
 # source, made so that a non-deterministic one reads the same twice, is a pass it can skip.
@@ -244,7 +256,7 @@ def merge_breweries(
     changes: DataFrame,
     *,
     inserts: bool = True,
-    broadcast: bool = False,
+    small: bool = False,
 ) -> None:
     """Upsert the new images in `changes` (from `transforms.changed_rows`) by id.
 
@@ -252,8 +264,7 @@ def merge_breweries(
     fingerprint), so no clause reads a target column besides the id: the MERGE need not read
     every column of every file it touches. Without `inserts` (no new id: the usual day) the
     MERGE has no insert clause, so Delta joins the source to the target's rows by an inner
-    join, which a `broadcast` source turns into a lookup; an insert clause makes it an outer
-    join, which shuffles and sorts every row of the files it touches."""
+    join, which a `small` source turns into a lookup (`hinted`)."""
     names = [f.name for f in SILVER_BREWERIES_SCHEMA.fields]
     source = changes.select(*names)
     check_schema(source, SILVER_BREWERIES_SCHEMA, SILVER_BREWERIES)
@@ -261,7 +272,7 @@ def merge_breweries(
     merge = (
         delta.table(spark, location)
         .alias("t")
-        .merge((F.broadcast(source) if broadcast else source).alias("s"), "t.id = s.id")
+        .merge(hinted(source, small=small, outer=inserts).alias("s"), "t.id = s.id")
         .whenMatchedUpdate(set=columns)
     )
     if inserts:
@@ -283,7 +294,7 @@ def sync_history(
     try:
         count = versions.count()
         if count:
-            _merge_history(spark, history_location, versions)
+            _merge_history(spark, history_location, versions, small=count <= SMALL_SOURCE_ROWS)
     finally:
         release(versions)
     return count
@@ -296,9 +307,11 @@ def record_history(
     recorded_at: dt.datetime,
     *,
     insert_only: bool,
+    small: bool = False,
 ) -> None:
     """Add the SCD2 versions of the change set just merged into breweries (one commit): an
-    append when the set only inserts (no version to close), else the SCD2 MERGE."""
+    append when the set only inserts (no version to close), else the SCD2 MERGE (`small`: a
+    change set of at most `SMALL_SOURCE_ROWS`)."""
     versions = history_from_changes(changes, recorded_at)
     if insert_only:
         rows = versions.drop("_has_open_version")
@@ -306,12 +319,14 @@ def record_history(
         with delta.session_conf(spark, HISTORY_FILES_CONF):
             delta.append(rows, history_location)
     else:
-        _merge_history(spark, history_location, versions)
+        _merge_history(spark, history_location, versions, small=small)
 
 
-def _merge_history(spark: SparkSession, history_location: str, versions: DataFrame) -> None:
+def _merge_history(
+    spark: SparkSession, history_location: str, versions: DataFrame, *, small: bool
+) -> None:
     check_schema(versions.drop("_has_open_version"), SILVER_HISTORY_SCHEMA, SILVER_HISTORY)
-    staged = staged_history(versions)
+    staged = hinted(staged_history(versions), small=small, outer=True)
     columns = {f.name: F.col(f"s.{f.name}") for f in SILVER_HISTORY_SCHEMA.fields}
     merge = (
         delta.table(spark, history_location)

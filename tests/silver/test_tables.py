@@ -1,4 +1,4 @@
-"""Schema enforcement on silver tables and `brewlake maintain`."""
+"""Schema enforcement on silver tables, MERGE source hints and `brewlake maintain`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 from pyspark.errors import AnalysisException
 from pyspark.sql import functions as F
 
+from brewlake import delta
 from brewlake.catalog import SILVER_BREWERIES, SILVER_QUARANTINE
 from brewlake.lake import Lake
 from brewlake.ops.maintain import maintain
@@ -61,3 +62,26 @@ def test_maintain_compacts_and_vacuums_safely(spark, lake_settings):
     assert (r.files_before, r.files_after, r.files_compacted) == (3, 1, 3)
     assert r.files_vacuumed == 0  # replaced files are younger than the 7-day retention
     assert spark.read.format("delta").load(location).count() == 3
+
+
+@pytest.mark.parametrize(
+    ("small", "outer", "join"),
+    [
+        (True, False, "BroadcastHashJoin"),
+        (True, True, "ShuffledHashJoin"),
+        (False, True, "SortMergeJoin"),
+    ],
+)
+def test_a_small_merge_source_is_hinted_to_the_join_delta_runs(spark, small, outer, join):
+    """The join a MERGE runs between its source and the target's rows: inner without an insert
+    clause, the source left-outer-joined to the target with one. A small source is broadcast to
+    the first and is the hash side of the second; a large one is left to Spark (a sort-merge
+    join here, with automatic broadcasts off)."""
+    target = spark.range(1000).select(F.col("id").cast("string").alias("id"))
+    source = merge.hinted(
+        spark.range(10).select(F.col("id").cast("string").alias("id")), small=small, outer=outer
+    )
+    joined = source.alias("s").join(target.alias("t"), "id", "left_outer" if outer else "inner")
+    with delta.session_conf(spark, {"spark.sql.autoBroadcastJoinThreshold": "-1"}):
+        plan = joined._jdf.queryExecution().executedPlan().toString()
+    assert join in plan, plan
