@@ -565,7 +565,7 @@ def write_batch(
             changes,
             pending.started,
             insert_only=versioned == {"insert"},
-            small=sum(actions.values()) <= merge.SMALL_SOURCE_ROWS,
+            small=merge.is_small(actions),
         )
     merge.append_applied(
         spark,

@@ -221,12 +221,17 @@ def apply_changes(
             location,
             changes,
             inserts="insert" in actions,
-            small=sum(actions.values()) <= SMALL_SOURCE_ROWS,
+            small=is_small(actions),
         )
 
 
 # Up to this many rows (about 600 bytes each), a MERGE source is small: hinted to Spark (`hinted`).
 SMALL_SOURCE_ROWS = 50_000
+
+
+def is_small(actions: Mapping[str, int]) -> bool:
+    """Whether a change set (its rows counted by `_action`) is a small MERGE source."""
+    return sum(actions.values()) <= SMALL_SOURCE_ROWS
 
 
 def hinted(source: DataFrame, *, small: bool, outer: bool) -> DataFrame:
