@@ -86,7 +86,9 @@ def event_log_summary(folder: Path, top: int = 15) -> str:
     sql: dict[int, dict[str, Any]] = {}
     jobs: dict[int, dict[str, Any]] = {}
     for path in files:
-        for line in path.read_text(errors="replace").splitlines():
+        for line in path.read_text(errors="replace").split("\n"):
+            if not line.strip():
+                continue
             event = json.loads(line)
             kind = event["Event"]
             if kind.endswith("SQLExecutionStart"):

@@ -666,12 +666,10 @@ def test_create_bucket_refuses_a_local_lake(lake_settings: Settings):
     assert "not on S3" in out.stderr and out.stderr.count("\n") == 1, out.stderr
 
 
-# ---- the stack's own commands, run without Docker: SeaweedFS and a Spark standalone cluster ----
-# The compose file's `command:` lines are started as local processes (host names and ports
-# swapped for 127.0.0.1 and free ports, /opt/spark for pyspark's folder, which the image links
-# there). They prove the store choice and the cluster wiring with the very flags the stack uses.
-
-SPARK_DIR = Path(__import__("importlib").util.find_spec("pyspark").origin).parent
+# ---- the stack's object store, run without Docker ---------------------------------------------
+# SeaweedFS started from the compose file's `command:` line (ports swapped for free ones on
+# 127.0.0.1): the store and its S3 identities with the very flags the stack uses. The stack's
+# Spark cluster is proven in containers, by tests/test_compose_stack.py.
 
 
 def _tool(name: str) -> str | None:
@@ -788,120 +786,6 @@ def test_create_bucket_on_seaweedfs_with_the_stacks_credentials(
     stranger = settings.replace(aws_secret_access_key="not-the-secret")
     with pytest.raises(ClientError):
         aws_client(stranger).head_bucket(Bucket=bucket)
-
-
-# Runs in the driver process the cluster test starts: brewlake's own session builder, a Delta
-# table written, merged and read back on the lake, through the master given in the environment.
-DRIVER_PROBE = """
-import json, sys
-from brewlake.config import load_settings
-from brewlake.spark import build_session
-from delta.tables import DeltaTable
-
-settings = load_settings()
-spark = build_session(settings, "brewlake-stack-probe", register_tables=False)
-sc = spark.sparkContext
-path = f"{settings.spark_lake_root}/probe/numbers"
-spark.createDataFrame([(1, "a"), (2, None), (3, "ü")], "id int, v string").write.format(
-    "delta").mode("overwrite").save(path)
-updates = spark.createDataFrame([(2, "b"), (4, "d")], "id int, v string")
-(DeltaTable.forPath(spark, path).alias("t").merge(updates.alias("u"), "t.id = u.id")
-    .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
-rows = sorted((r.id, r.v) for r in spark.read.format("delta").load(path).collect())
-executors = sc._jsc.sc().getExecutorMemoryStatus().size()  # the driver counts as one
-print(json.dumps({"master": sc.master, "rows": rows, "executors": executors,
-                  "version": DeltaTable.forPath(spark, path).history(1).first().version}))
-spark.stop()
-"""
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_a_job_on_the_stacks_spark_cluster_writes_delta_to_seaweedfs(
-    compose: dict, seaweedfs: str, base_settings: Settings, tmp_path: Path
-):
-    services = compose["services"]
-    java_home = os.environ.get("JAVA_HOME") or next(
-        (str(p) for p in sorted(Path("/usr/lib/jvm").glob("java-17-openjdk-*"))), None
-    )
-    if java_home is None:
-        missing_tool("Java 17")
-    master_port, master_ui, worker_ui = free_port(), free_port(), free_port()
-    master_url = f"spark://127.0.0.1:{master_port}"
-    base_env = {
-        **os.environ,
-        "JAVA_HOME": java_home,
-        "SPARK_HOME": str(SPARK_DIR),
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "SPARK_WORKER_DIR": str(tmp_path / "work"),
-        "SPARK_WORKER_CORES": "1",
-        "SPARK_WORKER_MEMORY": "1g",
-        "BREWLAKE_SPARK_MASTER": master_url,
-    }
-
-    def local(args: list[str]) -> list[str]:
-        swap = {"spark-master": "127.0.0.1", "7077": str(master_port), "8080": str(master_ui)}
-        out = [swap.get(a, a).replace("/opt/spark", str(SPARK_DIR)) for a in args]
-        return [a.replace("--webui-port 8081", f"--webui-port {worker_ui}") for a in out]
-
-    logs = [(tmp_path / f"{n}.log").open("wb") for n in ("master", "worker")]
-    procs = []
-    try:
-        for cmd, log in zip(
-            [local(command_args(services[name])) for name in ("spark-master", "spark-worker")],
-            logs,
-            strict=True,
-        ):
-            procs.append(
-                subprocess.Popen(
-                    cmd, env=base_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-                )
-            )
-        # The compose health checks' URLs: the master's JSON, with the worker registered.
-        _wait_http(
-            f"http://127.0.0.1:{master_ui}/json/",
-            180,
-            ok=lambda body: json.loads(body).get("aliveworkers", 0) >= 1,
-        )
-        _wait_http(f"http://127.0.0.1:{worker_ui}/json/", 60)
-
-        from brewlake.storage import aws_client
-
-        bucket = f"brewlake-{uuid.uuid4().hex[:10]}"
-        settings = base_settings.replace(
-            lake_root=f"s3a://{bucket}/lake", s3_endpoint=seaweedfs, spark_master=master_url
-        )
-        aws_client(settings).create_bucket(Bucket=bucket)
-        env = env_for(settings, JAVA_HOME=java_home, SPARK_LOCAL_IP="127.0.0.1")
-        env["BREWLAKE_SPARK_DRIVER_MEMORY"] = "1g"
-        driver = subprocess.run(
-            [sys.executable, "-c", DRIVER_PROBE],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=780,
-        )
-        assert driver.returncode == 0, driver.stderr[-3000:]
-        result = json.loads(driver.stdout.strip().splitlines()[-1])
-        assert result["master"] == master_url
-        assert result["executors"] >= 2, "no executor joined from the worker (driver only)"
-        assert [tuple(r) for r in result["rows"]] == [(1, "a"), (2, "b"), (3, "ü"), (4, "d")]
-        assert result["version"] == 1
-        # The files are in the store, under the lake root, as Delta.
-        keys = [
-            o["Key"]
-            for o in aws_client(settings).list_objects_v2(Bucket=bucket, Prefix="lake/")["Contents"]
-        ]
-        assert any(k.startswith("lake/probe/numbers/_delta_log/") for k in keys), keys
-        # The master saw the application run to completion on its cluster.
-        apps = json.loads(_wait_http(f"http://127.0.0.1:{master_ui}/json/", 30))
-        names = [a["name"] for a in apps.get("completedapps", []) + apps.get("activeapps", [])]
-        assert "brewlake-stack-probe" in names
-    finally:
-        for proc in reversed(procs):
-            _stop(proc)
-        for log in logs:
-            log.close()
 
 
 @pytest.mark.slow
