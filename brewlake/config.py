@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         "auto",
         description="JIT of the Spark JVMs: quick (C1 only, queries not code-generated), "
         "full (tiered, whole-stage code generation), auto (quick for a newest bronze batch "
-        "under 64 MB).",
+        "under 16 MB).",
     )
     spark_ui_enabled: bool = Field(True, description="Start the Spark web UI.")
     spark_log_level: str = Field("WARN", description="Log level of Spark itself.")

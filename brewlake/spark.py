@@ -189,8 +189,11 @@ QUICK_SQL_CONF = {
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
 }
 # `spark_jit = auto` is quick up to this many bytes of pages in the newest bronze batch (which
-# sizes every layer's work: the real API's ~8 k records are ~4 MB; 1 M records ~450 MB).
-QUICK_JIT_MAX_BYTES = 64 << 20
+# sizes every layer's work: the real API's ~8 k records are ~4 MB; 1 M records ~450 MB). Where
+# the two modes cross, measured with a cold `brewlake silver` first load, two runs each:
+# 8.4 k records (4 MB) quick 39.4 / 38.0 s, full 48.2 / 44.8 s; 30 k (14 MB) quick 55.2 / 59.1 s,
+# full 54.6 / 60.8 s; 100 k (45 MB) quick 111.5 / 112.9 s, full 72.4 / 66.3 s.
+QUICK_JIT_MAX_BYTES = 16 << 20
 
 
 def quick_jit(settings: Settings, max_bytes: int = QUICK_JIT_MAX_BYTES) -> bool:
