@@ -182,8 +182,12 @@ class Places:
     known: dict
 
     @classmethod
-    def load(cls, spark: SparkSession, settings: Settings, location: str) -> Places:
-        known = merge.read_locations(spark, location)
+    def load(
+        cls, spark: SparkSession, settings: Settings, location: str, *, empty: bool = False
+    ) -> Places:
+        """The places silver.locations holds; `empty`: the table was created by this run, so
+        there is nothing to read (the first read of a Delta table costs a cold JVM seconds)."""
+        known = {} if empty else merge.read_locations(spark, location)
         places = cls(load_aliases(settings.conf_dir), location, known)
         stale = {r["alias_map_sha256"] for r in places.known.values()} - {places.fingerprint}
         if stale:
@@ -240,6 +244,9 @@ class PendingBatch:
     batch: BatchInfo
     previous_snapshot_date: dt.date | None
     started: dt.datetime
+    # breweries was created by this run and nothing is applied yet: a first load, known without
+    # asking Delta for its file count.
+    into_new_table: bool = False
 
 
 @dataclass(frozen=True)
@@ -319,7 +326,9 @@ def _apply_batch(
     batch, level = pending.batch, storage_level(pending.batch)
     pages = read_verified(run.spark, run.settings, batch, level, hold)
     current = delta.read(run.spark, run.locations[SILVER_BREWERIES])
-    first_load = delta.file_count(run.spark, run.locations[SILVER_BREWERIES]) == 0
+    first_load = (
+        pending.into_new_table or delta.file_count(run.spark, run.locations[SILVER_BREWERIES]) == 0
+    )
     records = pages.where(is_record())
     compared = (
         None
@@ -710,17 +719,22 @@ def _run(
     locations = {t: lake.table_location(t) for t in SILVER_TABLES}
     result = LayerResult(layer="silver")
     before = {t: table_version(spark, settings, t) for t in locations}
-    _ensure_tables(spark, settings, locations)
+    created = _ensure_tables(spark, settings, locations)
     high_water = _high_water(
         spark, settings, locations, logical_date, rebuild=getattr(args, "rebuild", False)
     )
     pending, skipped = _pending_batches(settings, lake, high_water)
-    places = Places.load(spark, settings, locations[SILVER_LOCATIONS])
+    places = Places.load(
+        spark, settings, locations[SILVER_LOCATIONS], empty=SILVER_LOCATIONS in created
+    )
     run = SilverRun(spark, settings, locations, logical_date, places)
     previous = high_water[0] if high_water else None
     try:
-        for batch in pending:
-            outcome = apply_batch(run, PendingBatch(batch, previous, _now()), result.checks)
+        for i, batch in enumerate(pending):
+            into_new = i == 0 and SILVER_BREWERIES in created
+            outcome = apply_batch(
+                run, PendingBatch(batch, previous, _now(), into_new), result.checks
+            )
             _fold(result, outcome)
             previous = batch.ingest_date
     finally:
@@ -735,11 +749,15 @@ def _run(
     return result
 
 
-def _ensure_tables(spark: SparkSession, settings: Settings, locations: dict) -> None:
-    created = concurrently(lambda t: merge.ensure_table(spark, t, locations[t]), list(locations))
-    for table, is_new in zip(locations, created, strict=True):
-        if is_new:
-            register_table(spark, settings, table)
+def _ensure_tables(
+    spark: SparkSession, settings: Settings, locations: dict[TableRef, str]
+) -> frozenset[TableRef]:
+    """Create the silver tables that do not exist yet (side by side); the ones it created."""
+    is_new = concurrently(lambda t: merge.ensure_table(spark, t, locations[t]), list(locations))
+    created = frozenset(t for t, new in zip(locations, is_new, strict=True) if new)
+    for table in created:
+        register_table(spark, settings, table)
+    return created
 
 
 def _recorded_position(settings: Settings) -> tuple | None:

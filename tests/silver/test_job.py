@@ -170,6 +170,33 @@ def test_idempotent_rerun_and_day2_semantics(spark, lake_settings):
     assert load(spark, settings, SILVER_APPLIED_BATCHES).count() == 4  # b1, b2, b3, b3 again
 
 
+def test_a_first_run_of_two_batches_compares_the_second_with_the_first(spark, lake_settings):
+    """On an empty lake the first batch is a first load, known from the tables the run just
+    created (no Delta read); the second batch of the same run is compared with it as any day."""
+    b1 = write_batch(lake_settings, DAY1, DAY1_RECORDS[:4])
+    renamed = brewery("b", **US, state_province="Oregon", name="B renamed")
+    b2 = write_batch(lake_settings, DAY2, [DAY1_RECORDS[0], renamed, DAY1_RECORDS[3]])
+
+    result = run(spark, lake_settings, DAY2)
+
+    assert result.batch_ids == [b1, b2]
+    assert [b["actions"] for b in result.details["batches"]] == [
+        {"insert": 4},
+        {"update": 1, "deactivate": 1},
+    ]
+    silver = load(spark, lake_settings, SILVER_BREWERIES).select("id", "name", "is_active")
+    assert sorted(silver.collect()) == [
+        ("a", "Brewery a", True),
+        ("b", "B renamed", True),
+        ("c", "Brewery c", False),
+        ("d", "Brewery d", True),
+    ]
+    assert load(spark, lake_settings, SILVER_HISTORY).count() == 6  # 4 + b's and c's versions
+    places = load(spark, lake_settings, SILVER_LOCATIONS).select("country_raw", "state_raw")
+    # Each raw pair once: batch 2 brings none that batch 1 did not (Oregon, " oregon", Flanders).
+    assert places.count() == places.distinct().count() == 3
+
+
 def test_quarantine_reasons_and_threshold_stop_the_merge(spark, lake_settings):
     records = [brewery(f"ok{i}") for i in range(8)] + [
         brewery("bad", brewery_type="mega", latitude="north"),
