@@ -117,29 +117,60 @@ class TreeCpu:
         return round(sum(t - self._start.get(k, 0.0) for k, t in self._latest.items()), 1)
 
 
+class HostSteal:
+    """The share of this machine's CPU time the hypervisor gave to other guests while it runs
+    (Linux `steal` in /proc/stat, all cores): on a shared virtual machine the same work can take
+    half as long again when the host is busy, and this says how busy it was around a figure."""
+
+    def __enter__(self) -> HostSteal:
+        self._start = psutil.cpu_times()
+        self.pct: float | None = None
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        end = psutil.cpu_times()
+        total = _all_time(end) - _all_time(self._start)
+        stolen = getattr(end, "steal", 0.0) - getattr(self._start, "steal", 0.0)
+        self.pct = round(100 * stolen / total, 1) if total > 0 else 0.0
+
+
+def _all_time(times: Any) -> float:
+    # Guest time is counted in user and nice already.
+    fields = times._asdict()
+    return sum(v for k, v in fields.items() if k not in ("guest", "guest_nice"))
+
+
 def _shares_parent_memory(info: Any, parent: tuple[int, Any] | None) -> bool:
     return parent is not None and parent[1].vms == info.vms
 
 
 @contextmanager
 def measured() -> Iterator[dict[str, float]]:
-    """`with measured() as m:` → m['seconds'], m['peak_rss_mb'] (this process tree)."""
+    """`with measured() as m:` → m['seconds'], m['peak_rss_mb'] (this process tree) and
+    m['cpu_steal_pct'] (`HostSteal`)."""
     out: dict[str, float] = {}
-    with TreeRss() as rss:
+    with TreeRss() as rss, HostSteal() as steal:
         t0 = time.perf_counter()
         yield out
         out["seconds"] = round(time.perf_counter() - t0, 3)
     out["peak_rss_mb"] = rss.peak_mb
+    out["cpu_steal_pct"] = steal.pct
 
 
 def run_measured_process(
     cmd: list[str], env: dict[str, str] | None = None, also_cpu_of: Sequence[int] = ()
 ) -> dict[str, Any]:
-    """Run a command; wall time, peak RSS and CPU seconds of its whole process tree, and the CPU
-    seconds the trees under `also_cpu_of` (a cluster's daemons, say) spend meanwhile."""
+    """Run a command; wall time, peak RSS and CPU seconds of its whole process tree, the CPU
+    seconds the trees under `also_cpu_of` (a cluster's daemons, say) spend meanwhile, and the
+    host's steal (`HostSteal`)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    with TreeRss(proc.pid) as rss, TreeCpu([proc.pid]) as cpu, TreeCpu(also_cpu_of) as others:
+    with (
+        TreeRss(proc.pid) as rss,
+        TreeCpu([proc.pid]) as cpu,
+        TreeCpu(also_cpu_of) as others,
+        HostSteal() as steal,
+    ):
         stdout, stderr = proc.communicate()
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -152,6 +183,7 @@ def run_measured_process(
         "peak_rss_mb": rss.peak_mb,
         "cpu_seconds": cpu.seconds,
         "other_cpu_seconds": others.seconds,
+        "cpu_steal_pct": steal.pct,
         "stdout": stdout,
         "stderr": stderr,
     }

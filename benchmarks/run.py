@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import cases
-from benchmarks.measure import machine
+from benchmarks.measure import HostSteal, machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WORK = Path(__file__).resolve().parent / "work"
@@ -47,14 +47,21 @@ def summary_markdown(report: dict[str, Any]) -> str:
         f"Python {m['python']}, {m['java']}, pyspark {m['pyspark']}, "
         f"delta-spark {m['delta_spark']}, brewlake {m['brewlake']}.",
         "",
-        "| case | measured | target | met | measured at (UTC) |",
-        "|---|---|---|---|---|",
+        "Host steal: the share of CPU time the hypervisor gave to other guests while the case "
+        "ran; the higher, the slower the same work (docs/benchmarks.md).",
+        "",
+        "| case | measured | target | met | measured at (UTC) | host steal |",
+        "|---|---|---|---|---|---|",
     ]
     for row in report["targets"]:
         met = {True: "met", False: "**missed**", None: "n/a"}[row["met"]]
-        when = report["cases"].get(row["case"], {}).get("measured_at", report["started_at"])
+        case = report["cases"].get(row["case"], {})
+        when = case.get("measured_at", report["started_at"])
+        steal = case.get("cpu_steal_pct")
+        steal_text = "—" if steal is None else f"{steal}%"
         lines.append(
-            f"| {row['name']} | {row['measured']} | {row['target']} | {met} | {when[:16]} |"
+            f"| {row['name']} | {row['measured']} | {row['target']} | {met} | {when[:16]} "
+            f"| {steal_text} |"
         )
     lines += ["", "## Details", ""]
     for name, body in report["cases"].items():
@@ -138,13 +145,18 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         work = WORK / name
         work.mkdir(parents=True, exist_ok=True)
-        try:
-            body = CASES[name](work, args.quick)
-        except Exception as exc:  # one broken case must not throw away the others' figures
-            traceback.print_exc()
-            failed = {"case": name, "name": f"{name} case ran", "target": "completes"}
-            body = {"error": repr(exc), "targets": [{**failed, "measured": "error", "met": False}]}
+        with HostSteal() as steal:
+            try:
+                body = CASES[name](work, args.quick)
+            except Exception as exc:  # one broken case must not throw away the others' figures
+                traceback.print_exc()
+                failed = {"case": name, "name": f"{name} case ran", "target": "completes"}
+                body = {
+                    "error": repr(exc),
+                    "targets": [{**failed, "measured": "error", "met": False}],
+                }
         body["case_seconds"] = round(time.perf_counter() - t0, 1)
+        body["cpu_steal_pct"] = steal.pct
         body["measured_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         report["cases"][name] = body
         report["targets"].extend(body.pop("targets", []))

@@ -10,7 +10,7 @@ import time
 
 import psutil
 
-from benchmarks.measure import TreeCpu, TreeRss
+from benchmarks.measure import HostSteal, TreeCpu, TreeRss
 
 MB = 2**20
 # Holds 200 MB, then forks a child that only sleeps (it shares those pages, copy-on-write), or
@@ -77,3 +77,24 @@ def test_cpu_seconds_are_what_the_tree_spends_while_measured():
     with TreeCpu([proc.pid], interval_s=0.02) as cpu:
         assert proc.wait(timeout=60) == 0
     assert 0.8 <= cpu.seconds < 1.6
+
+
+def _proc_stat() -> tuple[int, int]:
+    """(steal, total) jiffies of all cores, read straight from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal guest guest_nice; guest time is also
+    # counted in user and nice, so it is left out of the total.
+    return fields[7], sum(fields[:8])
+
+
+def test_host_steal_is_the_share_of_all_cores_time_proc_stat_counts_as_stolen():
+    before = _proc_stat()
+    with HostSteal() as steal:
+        t = time.process_time()
+        while time.process_time() - t < 1.0:
+            pass
+    after = _proc_stat()
+    expected = 100 * (after[0] - before[0]) / (after[1] - before[1])
+    assert 0.0 <= steal.pct <= 100.0
+    assert abs(steal.pct - expected) <= 3.0
