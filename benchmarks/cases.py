@@ -188,7 +188,8 @@ def _jvm_start(env: dict[str, str]) -> dict[str, Any]:
 
 def _timed_run(env: dict[str, str], also_cpu_of: Sequence[int] = ()) -> dict[str, Any]:
     """One `brewlake run` in `env`: seconds, peak RSS, CPU seconds (of the run's processes, and
-    of the trees under `also_cpu_of`), the load before it, seconds per layer."""
+    of the trees under `also_cpu_of`), the load before it, the host's steal meanwhile, seconds
+    per layer."""
     load = load_average()
     cmd = [BREWLAKE, "run", "--date", DATE.isoformat()]
     ran = run_measured_process(cmd, env=env, also_cpu_of=also_cpu_of)
@@ -198,6 +199,7 @@ def _timed_run(env: dict[str, str], also_cpu_of: Sequence[int] = ()) -> dict[str
         "cpu_seconds": ran["cpu_seconds"],
         **({"other_cpu_seconds": ran["other_cpu_seconds"]} if also_cpu_of else {}),
         "load_average": load,
+        "cpu_steal_pct": ran["cpu_steal_pct"],
         "layer_seconds": _layer_seconds(ran["stdout"]),
         "summary": ran["stdout"],
     }
@@ -436,7 +438,7 @@ def scale_10m(work: Path, quick: bool) -> dict[str, Any]:
         load = load_average()
         try:
             ran = run_measured_process([BREWLAKE, "silver", "--date", DATE.isoformat()], env=env)
-            kept = {k: ran[k] for k in ("seconds", "peak_rss_mb", "stdout")}
+            kept = {k: ran[k] for k in ("seconds", "peak_rss_mb", "cpu_steal_pct", "stdout")}
             out[str(rows)] = {**kept, "load_average": load, "ok": True}
         except RuntimeError as exc:  # an OOM is a result here, not a crash of the benchmark
             out[str(rows)] = {"ok": False, "error": str(exc)[-1500:], "load_average": load}
