@@ -357,9 +357,9 @@ def _silver_gold(spark, settings, day: dt.date) -> dict[str, Any]:
 def _session(work: Path):
     from brewlake.spark import build_session
 
-    # One session serves several sizes, started before any batch lands: `spark_jit = auto` would
-    # choose from an empty lake, so the JIT is the one a cold `brewlake silver` picks for a large
-    # batch.
+    # One session serves both days of `incremental` and its baseline, started before any batch
+    # lands: `spark_jit = auto` would choose from an empty lake, so the JIT is the one a cold
+    # `brewlake silver` picks for a large batch.
     settings = load_settings(
         lake_root=str(work / "lake-session"), spark_ui_enabled=False, spark_jit="full"
     )
@@ -437,9 +437,7 @@ def scale_10m(work: Path, quick: bool) -> dict[str, Any]:
         env = _env(BREWLAKE_LAKE_ROOT=str(lake), BREWLAKE_REPORT_ENABLED="false")
         load = load_average()
         try:
-            ran = run_measured_process([BREWLAKE, "silver", "--date", DATE.isoformat()], env=env)
-            kept = {k: ran[k] for k in ("seconds", "peak_rss_mb", "cpu_steal_pct", "stdout")}
-            out[str(rows)] = {**kept, "load_average": load, "ok": True}
+            out[str(rows)] = {**_cold_layer("silver", env), "load_average": load, "ok": True}
         except RuntimeError as exc:  # an OOM is a result here, not a crash of the benchmark
             out[str(rows)] = {"ok": False, "error": str(exc)[-1500:], "load_average": load}
         shutil.rmtree(lake, ignore_errors=True)  # 10 M rows of bronze and silver: ~10 GB
