@@ -79,8 +79,9 @@ class Settings(BaseSettings):
     jars_on_every_node: bool = Field(
         False,
         description="The jars folder is at the same path on every Spark node (one image, a shared "
-        "volume): executors load the jars from their own disk (local: URIs) instead of each "
-        "fetching ~700 MB from the driver.",
+        "volume): driver and executors have the jars on their class path, read from their own "
+        "disk, instead of each executor copying ~700 MB from the driver (a local master always "
+        "does).",
     )
     # --- source API
     api_url: str = Field("https://api.openbrewerydb.org", description="Open Brewery DB base URL.")

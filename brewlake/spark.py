@@ -42,8 +42,7 @@ CLASS_ARCHIVE = "driver-classes.jsa"
 
 def jar_paths(settings: Settings) -> list[str]:
     """The jars `make jars` fetched that these settings need, sorted (the s3a ones only when
-    `settings.uses_s3`), as `local:` URIs when every node has them; a SetupError naming the fix
-    when any is missing."""
+    `settings.uses_s3`); a SetupError naming the fix when any is missing."""
     folder = Path(settings.jars_dir)
     jars = sorted(str(p) for p in folder.glob("*.jar")) if folder.is_dir() else []
     names = [Path(j).name for j in jars]
@@ -55,8 +54,26 @@ def jar_paths(settings: Settings) -> list[str]:
         )
     if not settings.uses_s3:
         jars = [j for j in jars if not Path(j).name.startswith(S3_JARS)]
-    # Spark serves plain paths from the driver to each executor; `local:` reads the node's copy.
-    return [f"local:{j}" for j in jars] if settings.jars_on_every_node else jars
+    return jars
+
+
+def jar_conf(settings: Settings, jars: list[str], *, on_class_path: bool | None = None) -> dict:
+    """How the jars reach the JVMs: on the class path of the driver and of every executor when
+    each has them on its own disk (`on_class_path`; default: a local master, whose one JVM is
+    all of them, or `jars_on_every_node`), else through `spark.jars`, the driver serving them.
+
+    `spark.jars` makes every executor copy every jar into its work folder before its first task,
+    a local master's too and `local:` URIs as well: 686 MB per executor and per application with
+    the s3a jars (a cluster test run left 9.7 GB of copies), and classes the driver's class
+    archive does not cover."""
+    if not jars:
+        return {}
+    if on_class_path is None:
+        on_class_path = settings.local_master or settings.jars_on_every_node
+    if on_class_path:
+        path = os.pathsep.join(jars)
+        return {"spark.driver.extraClassPath": path, "spark.executor.extraClassPath": path}
+    return {"spark.jars": ",".join(jars)}
 
 
 def s3a_conf(settings: Settings) -> dict[str, str]:
@@ -121,9 +138,12 @@ def spark_conf(settings: Settings, jars: list[str] | None = None) -> dict[str, s
         # also sizes file reads (`spark.sql.files.minPartitionNum`): pinned at 64, every small
         # page or table read split into up to 64 tasks.
         conf["spark.default.parallelism"] = shuffle
-    if jars:
-        conf["spark.jars"] = ",".join(jars)
-    return conf
+    return {**conf, **jar_conf(settings, jars or [])}
+
+
+# What only counts when the driver JVM starts: spark-submit, when it started it, took them from
+# its command line (`--jars`, `--conf`).
+LAUNCH_ONLY = ("spark.jars", "spark.driver.extraClassPath")
 
 
 def _running_under_spark_submit() -> bool:
@@ -244,7 +264,7 @@ def build_session(
 
     builder = SparkSession.builder.appName(app_name)
     for key, value in spark_conf(settings, jars).items():
-        if key == "spark.jars" and _running_under_spark_submit():
+        if key in LAUNCH_ONLY and _running_under_spark_submit():
             continue
         builder = builder.config(key, value)
     quick = quick_jit(settings)

@@ -876,7 +876,9 @@ print(json.dumps({
     "errors": {k: str(v) for k, v in bag.import_errors.items()},
     "tasks": [t.task_id for t in bag.dags["brewlake_medallion"].tasks],
     "env": spark_submit_env(),
-    "jars": spark_jars().split(","),
+    "jars": spark_jars(),
+    "driver_class_path": conf.get("spark.driver.extraClassPath", ""),
+    "executor_class_path": conf.get("spark.executor.extraClassPath", ""),
     "endpoint": conf.get("spark.hadoop.fs.s3a.endpoint"),
     "warehouse": conf.get("spark.sql.warehouse.dir"),
 }))
@@ -906,7 +908,11 @@ def test_the_dag_renders_for_the_cluster_with_the_stacks_environment(compose: di
     assert result["env"] == {"BREWLAKE_SPARK_MASTER": stack["BREWLAKE_SPARK_MASTER"]}
     assert result["endpoint"] == stack["BREWLAKE_S3_ENDPOINT"]
     assert result["warehouse"].startswith(stack["BREWLAKE_LAKE_ROOT"])
-    assert any(Path(j).name.startswith("delta-spark_") for j in result["jars"])
+    # Every node of the stack has the jars at the same path: on the class path, none served.
+    assert result["jars"] == ""
+    for side in ("driver", "executor"):
+        jars = result[f"{side}_class_path"].split(os.pathsep)
+        assert any(Path(j).name.startswith("delta-spark_") for j in jars), result
 
 
 def test_the_replay_api_service_serves_generated_data(compose: dict, tmp_path: Path):

@@ -70,16 +70,25 @@ def job_path(layer: str) -> str:
 # ---- render-time macros (called when a task's templates are rendered, never at parse time)
 
 
-def spark_jars() -> str:
-    """`--jars` value: the Delta and s3a jars, which must be on the JVM's classpath at launch."""
+def _jar_conf() -> dict[str, str]:
+    """How the submitted job's JVMs get the Delta and s3a jars, which must be on their class path
+    at launch: `spark.jars` (`--jars`), or the class path itself when `jars_on_every_node` says
+    every node has them (the connection, not the settings, decides whether the master is local)."""
     from brewlake.config import load_settings
-    from brewlake.spark import jar_paths
+    from brewlake.spark import jar_conf, jar_paths
 
     settings = load_settings()
     try:
-        return ",".join(jar_paths(settings))
+        jars = jar_paths(settings)
     except SetupError as exc:
         raise SetupError(f"{exc}; or point BREWLAKE_JARS_DIR at the folder holding them") from None
+    return jar_conf(settings, jars, on_class_path=settings.jars_on_every_node)
+
+
+def spark_jars() -> str:
+    """`--jars` value: the jars the driver serves to the executors (none when they are on every
+    node's class path: `spark_submit_conf` then passes that class path)."""
+    return _jar_conf().get("spark.jars", "")
 
 
 def spark_submit_conf() -> dict[str, str]:
@@ -94,7 +103,7 @@ def spark_submit_conf() -> dict[str, str]:
 
     conf = {
         key: value
-        for key, value in spark_conf(load_settings()).items()
+        for key, value in {**spark_conf(load_settings()), **_jar_conf()}.items()
         if key not in _NOT_ON_COMMAND_LINE
         and not any(marker in key.lower() for marker in _SECRET_MARKERS)
     }

@@ -99,6 +99,10 @@ class StandaloneCluster:
             # Every server Spark opens (RPC, block manager, web UIs) binds here, not 0.0.0.0.
             SPARK_LOCAL_IP=HOST,
             SPARK_LOG_DIR=str(self.work_dir / "logs"),
+            # Scratch space (shuffle files, caches, fetched files) of workers and their
+            # executors: inside the cluster's folder, not the machine's /tmp, where an executor
+            # killed mid-task would leave its folder behind.
+            SPARK_LOCAL_DIRS=str(self.work_dir / "local"),
             # Executors run the driver's interpreter unless the application says otherwise.
             PYSPARK_PYTHON=env.get("PYSPARK_PYTHON") or sys.executable,
             PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",

@@ -66,7 +66,8 @@ def test_a_wheel_install_outside_the_tree_still_canonicalises(tmp_path):
         Path(__file__).resolve().parents[2],
         root,
         ignore=shutil.ignore_patterns(
-            ".git", ".venv", ".jars", ".airflow", "lake", "logs", "build", "*.egg-info", "tests"
+            *(".git", ".venv*", ".jars", ".airflow", ".cache", "lake", "logs", "build"),
+            *("*.egg-info", "tests", "cdk.out", "node_modules", "benchmarks"),
         ),
     )
     wheels = tmp_path / "wheels"

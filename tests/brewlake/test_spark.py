@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import sys
 import time
@@ -37,20 +38,38 @@ def test_cli_reports_missing_jars_without_traceback(tmp_path):
     assert "Traceback" not in out.stderr
 
 
-def test_spark_conf_points_jars_at_the_fetched_files(base_settings):
+def test_a_local_session_has_the_jars_on_its_class_path(base_settings):
     jars = jar_paths(base_settings)
     conf = spark_conf(base_settings, jars)
-    assert conf["spark.jars"].split(",") == jars
+    assert "spark.jars" not in conf
+    for side in ("driver", "executor"):
+        assert conf[f"spark.{side}.extraClassPath"].split(os.pathsep) == jars
     assert any("delta-spark_4.2_2.13" in j for j in jars)
+    assert all(Path(j).is_file() for j in jars)
     assert conf["spark.sql.session.timeZone"] == "UTC"
     assert conf["spark.sql.shuffle.partitions"] == "2"
 
 
-def test_jars_on_every_node_are_local_uris_of_the_same_files(base_settings):
-    plain = jar_paths(base_settings)
-    shared = jar_paths(base_settings.replace(jars_on_every_node=True))
-    assert shared == [f"local:{j}" for j in plain]
-    assert all(Path(j.removeprefix("local:")).is_file() for j in shared)
+def test_a_cluster_driver_serves_the_jars_unless_every_node_has_them(base_settings):
+    cluster = base_settings.replace(spark_master="spark://127.0.0.1:7077")
+    jars = jar_paths(cluster)
+    served = spark_conf(cluster, jars)
+    assert served["spark.jars"].split(",") == jars
+    assert not {k for k in served if k.endswith("extraClassPath")}
+    shared = spark_conf(cluster.replace(jars_on_every_node=True), jars)
+    assert "spark.jars" not in shared
+    assert shared["spark.executor.extraClassPath"].split(os.pathsep) == jars
+
+
+def test_a_local_session_copies_no_jar(spark):
+    """`spark.jars` would have copied each jar into the session's file folder (671 MB with the
+    s3a jars, on every start); on the class path the JVM reads them where they are."""
+    from pyspark import SparkFiles
+
+    assert list(Path(SparkFiles.getRootDirectory()).rglob("*.jar")) == []
+    class_path = spark.sparkContext.getConf().get("spark.driver.extraClassPath")
+    assert "delta-spark_" in class_path
+    assert spark.sparkContext.getConf().get("spark.jars", "") == ""
 
 
 def test_s3a_jars_only_join_the_classpath_when_s3_is_in_use(base_settings, monkeypatch):

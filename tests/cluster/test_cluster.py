@@ -79,6 +79,9 @@ def assert_ran_on_both_workers(cluster: StandaloneCluster, before: set[str], nam
         assert app["state"] == "FINISHED", app
         assert app["cores"] >= 1, app  # what the master granted it
         assert ran_on(cluster, app["id"]) == ["worker-1", "worker-2"], (app, worker_states(cluster))
+        # Every worker has the jars at the driver's path: on the executors' class path, none
+        # copied into the application's folder (686 MB per executor through `spark.jars`).
+        assert list(cluster.work_dir.glob(f"worker-*/{app['id']}/*/*.jar")) == [], app
         tasks = tasks_on(cluster, app["id"])
         assert sorted(tasks) == ["worker-1", "worker-2"] and min(tasks.values()) > 0, tasks
         print(f"{app['name']}: tasks per worker {tasks}")
@@ -158,7 +161,9 @@ def test_each_layer_by_spark_submit_equals_local(
     settings = new_s3_lake(base_settings, source.url)
     env = cluster_env(settings, cluster.master_url)
     conf = spark_conf_file(env, tmp_path / "spark-defaults.conf")
-    assert "spark.jars " in conf.read_text() and "secret" not in conf.read_text()
+    text = conf.read_text()
+    assert "spark.driver.extraClassPath " in text and "spark.executor.extraClassPath " in text
+    assert "spark.jars " not in text and "secret" not in text
     before = set(completed_apps(cluster))
     for layer in ("bronze", "silver", "gold"):
         ran = submit(cluster, env, conf, layer, tmp_path / f"{layer}.log")
