@@ -57,7 +57,9 @@ def jar_paths(settings: Settings) -> list[str]:
     return jars
 
 
-def jar_conf(settings: Settings, jars: list[str], *, on_class_path: bool | None = None) -> dict:
+def jar_conf(
+    settings: Settings, jars: list[str], *, on_class_path: bool | None = None
+) -> dict[str, str]:
     """How the jars reach the JVMs: on the class path of the driver and of every executor when
     each has them on its own disk (`on_class_path`; default: a local master, whose one JVM is
     all of them, or `jars_on_every_node`), else through `spark.jars`, the driver serving them.

@@ -64,9 +64,12 @@ def new_apps(cluster: StandaloneCluster, before: set[str]) -> list[dict]:
     return sorted((a for i, a in apps.items() if i not in before), key=lambda a: a["starttime"])
 
 
-def assert_ran_on_both_workers(cluster: StandaloneCluster, before: set[str], names: list[str]):
+def assert_ran_on_both_workers(
+    cluster: StandaloneCluster, before: set[str], names: list[str], *, served_jars: bool = False
+):
     """The applications finished since `before` are `names`, each granted cores, each with an
-    executor on both workers; prints the master's record of them."""
+    executor on both workers, which copied the jars into the application's folder if and only if
+    the driver `served_jars` (`spark.jars`); prints the master's record of them."""
     # The master files an application as completed a moment after its driver exits.
     apps = wait_for(
         lambda: (found := new_apps(cluster, before)) and len(found) >= len(names) and found,
@@ -79,9 +82,10 @@ def assert_ran_on_both_workers(cluster: StandaloneCluster, before: set[str], nam
         assert app["state"] == "FINISHED", app
         assert app["cores"] >= 1, app  # what the master granted it
         assert ran_on(cluster, app["id"]) == ["worker-1", "worker-2"], (app, worker_states(cluster))
-        # Every worker has the jars at the driver's path: on the executors' class path, none
-        # copied into the application's folder (686 MB per executor through `spark.jars`).
-        assert list(cluster.work_dir.glob(f"worker-*/{app['id']}/*/*.jar")) == [], app
+        # Through `spark.jars` every executor copies every jar (686 MB with the s3a jars); on
+        # its class path (the jars at the same path on every node) it reads them where they are.
+        copies = list(cluster.work_dir.glob(f"worker-*/{app['id']}/*/*.jar"))
+        assert bool(copies) == served_jars, (app, copies[:3])
         tasks = tasks_on(cluster, app["id"])
         assert sorted(tasks) == ["worker-1", "worker-2"] and min(tasks.values()) > 0, tasks
         print(f"{app['name']}: tasks per worker {tasks}")
@@ -202,7 +206,10 @@ def test_airflow_dag_on_the_cluster_equals_local(
     }
     submits = [line for line in out.stdout.splitlines() if "Spark-Submit cmd:" in line]
     assert len(submits) == 3 and all(f"--master {cluster.master_url}" in s for s in submits)
-    assert_ran_on_both_workers(cluster, before, ["brewlake-silver", "brewlake-gold"])
+    # The default: nothing says every node has the jars, so the driver serves them (`--jars`).
+    assert all("--jars " in s for s in submits)
+    names = ["brewlake-silver", "brewlake-gold"]
+    assert_ran_on_both_workers(cluster, before, names, served_jars=True)
     assert results(spark, settings) == reference.tables
 
 
