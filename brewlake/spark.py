@@ -66,8 +66,9 @@ def jar_conf(
 
     `spark.jars` makes every executor copy every jar into its work folder before its first task,
     a local master's too and `local:` URIs as well: 686 MB per executor and per application with
-    the s3a jars (a cluster test run left 9.7 GB of copies), and classes the driver's class
-    archive does not cover."""
+    the s3a jars (a cluster test run left 9.7 GB of copies). On the class path, the cold
+    `brewlake run` of ~8.4 k records took 33.1 / 34.2 / 36.0 / 45.7 s against 36.5 / 39.4 /
+    41.1 / 41.7 s through `spark.jars` (side by side, each with its own class archive)."""
     if not jars:
         return {}
     if on_class_path is None:

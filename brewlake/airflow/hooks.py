@@ -73,7 +73,8 @@ def job_path(layer: str) -> str:
 def _jar_conf() -> dict[str, str]:
     """How the submitted job's JVMs get the Delta and s3a jars, which must be on their class path
     at launch: `spark.jars` (`--jars`), or the class path itself when `jars_on_every_node` says
-    every node has them (the connection, not the settings, decides whether the master is local)."""
+    every node has them. Not inferred from a local master: the connection names the master, and
+    these settings do not know it."""
     from brewlake.config import load_settings
     from brewlake.spark import jar_conf, jar_paths
 
