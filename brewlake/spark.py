@@ -247,6 +247,38 @@ def jvm_options(
     return " ".join(filter(None, (driver, jit))), jit
 
 
+def _archive_friendly_class_path(conf: dict[str, str], jars: list[str]) -> dict[str, str]:
+    """Keep the driver's class path a prefix-match of the class archive's: the archive is recorded
+    on a local lake, whose class path has no s3a jars, and the JVM refuses an archive whose class
+    path is not the start of its own. Spark's launcher puts `spark.driver.extraClassPath` before
+    its own jars and `SPARK_DIST_CLASSPATH` after them, so the s3a jars move there (edits `conf`;
+    returns the environment the driver JVM must be launched with)."""
+    if "spark.driver.extraClassPath" not in conf or _running_under_spark_submit():
+        return {}
+    s3 = [j for j in jars if Path(j).name.startswith(S3_JARS)]
+    if not s3:
+        return {}
+    rest = [j for j in jars if j not in s3]
+    conf["spark.driver.extraClassPath"] = os.pathsep.join(rest)
+    dist = os.environ.get("SPARK_DIST_CLASSPATH")
+    return {"SPARK_DIST_CLASSPATH": os.pathsep.join(filter(None, (dist, *s3)))}
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """`values` set in os.environ while the block runs (the JVM launched in it inherits them)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
 def build_session(
     settings: Settings,
     app_name: str = "brewlake",
@@ -266,7 +298,9 @@ def build_session(
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name)
-    for key, value in spark_conf(settings, jars).items():
+    conf = spark_conf(settings, jars)
+    launch_env = _archive_friendly_class_path(conf, jars)
+    for key, value in conf.items():
         if key in LAUNCH_ONLY and _running_under_spark_submit():
             continue
         builder = builder.config(key, value)
@@ -280,7 +314,10 @@ def build_session(
         builder = builder.config(key, value)
     run_log = _quiet_run_log(settings, app_name)
     # The JVM is a child process: it keeps the stdout/stderr it was started with.
-    with logmod.output_to(run_log) if run_log else contextlib.nullcontext():
+    with (
+        logmod.output_to(run_log) if run_log else contextlib.nullcontext(),
+        _environment(launch_env),
+    ):
         spark = builder.getOrCreate()
     if run_log:
         _pyspark_errors_to(run_log)
