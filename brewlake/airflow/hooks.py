@@ -37,9 +37,9 @@ LAYERS = ("bronze", "silver", "gold")
 SPARK_CONN_ID = "brewlake_spark"
 LOCAL_SPARK_CONN = '{"conn_type": "spark", "host": "local[*]"}'
 
-# Properties spark-submit must not receive from us: the master comes from the connection, jars
-# go through --jars, and credentials reach the job through its environment (a --conf value shows
-# up in `ps`, in the task log and in the rendered-template view).
+# Properties spark-submit must not receive from us: the master comes from the connection, served
+# jars go through --jars, and credentials reach the job through its environment (a --conf value
+# shows up in `ps`, in the task log and in the rendered-template view).
 _NOT_ON_COMMAND_LINE = ("spark.master", "spark.jars")
 _SECRET_MARKERS = ("secret", "access.key", "session.token", "password", "token")
 # What `guarded()` (brewlake.errors) prints when a job fails: the line worth alerting on.
@@ -72,10 +72,11 @@ def job_path(layer: str) -> str:
 
 def _jar_conf() -> dict[str, str]:
     """How the submitted job's JVMs get the Delta and s3a jars, which must be on their class path
-    at launch: `spark.jars` (`--jars`), or the class path itself when `jars_on_every_node` says
-    every node has them. Not inferred from a local master: the connection names the master, and
-    these settings do not know it."""
-    from brewlake.config import load_settings
+    at launch: `spark.jars` (`--jars`), or the class path itself when every JVM has them on its
+    own disk. That is so when `jars_on_every_node` says it, and under a local master (the
+    connection's), whose one JVM is the driver, started on this worker: through `--jars` it
+    would copy every jar (~700 MB with the s3a ones) into a scratch folder at each submit."""
+    from brewlake.config import is_local_master, load_settings
     from brewlake.spark import jar_conf, jar_paths
 
     settings = load_settings()
@@ -83,7 +84,8 @@ def _jar_conf() -> dict[str, str]:
         jars = jar_paths(settings)
     except SetupError as exc:
         raise SetupError(f"{exc}; or point BREWLAKE_JARS_DIR at the folder holding them") from None
-    return jar_conf(settings, jars, on_class_path=settings.jars_on_every_node)
+    on_class_path = settings.jars_on_every_node or is_local_master(connection_master())
+    return jar_conf(settings, jars, on_class_path=on_class_path)
 
 
 def spark_jars() -> str:
@@ -120,6 +122,12 @@ def spark_submit_env() -> dict[str, str]:
     The job's session builder applies `BREWLAKE_SPARK_MASTER`, which would otherwise override
     spark-submit's `--master`; handing it the connection's master makes the connection decide.
     """
+    return {"BREWLAKE_SPARK_MASTER": connection_master()}
+
+
+def connection_master() -> str:
+    """The master URL the `brewlake_spark` connection submits to, resolved as the Spark
+    provider's hook resolves it (host, port, conn_type), so both agree on every form."""
     from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
@@ -133,9 +141,7 @@ def spark_submit_env() -> dict[str, str]:
             f"Airflow connection {SPARK_CONN_ID!r} is not defined: set "
             f"AIRFLOW_CONN_BREWLAKE_SPARK, e.g. '{LOCAL_SPARK_CONN}'"
         ) from None
-    # The hook's own resolution (host, port, conn_type), so both agree on every connection form.
-    master = SparkSubmitHook(conn_id=SPARK_CONN_ID)._connection["master"]
-    return {"BREWLAKE_SPARK_MASTER": master}
+    return SparkSubmitHook(conn_id=SPARK_CONN_ID)._connection["master"]
 
 
 # ---- the deployment switch: where the three layer jobs run

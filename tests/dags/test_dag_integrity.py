@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from brewlake.airflow.hooks import (
+    LOCAL_SPARK_CONN,
     RETRY_POLICY,
     SPARK_CONN_ID,
     MissingSparkConnection,
@@ -145,6 +147,22 @@ def test_templates_render_the_jars_conf_and_master_at_run_time(dag, monkeypatch,
     secret = __import__("os").environ["AWS_SECRET_ACCESS_KEY"]
     assert not [k for k in task.conf if "secret" in k or "access.key" in k]
     assert secret not in json.dumps(task.conf)
+
+
+def test_a_local_master_gets_the_jars_on_its_class_path_not_through_jars(dag, monkeypatch):
+    """Under a local master the driver is the only JVM: `--jars` would copy every jar into a
+    scratch folder at each submit, so the jars go on the class path, as a local session does."""
+    monkeypatch.setenv("AIRFLOW_CONN_BREWLAKE_SPARK", LOCAL_SPARK_CONN)
+    monkeypatch.delenv("BREWLAKE_JARS_ON_EVERY_NODE", raising=False)
+    task = copy.deepcopy(dag.get_task("silver"))
+    task.render_template_fields({"ds": "2025-03-01"})
+
+    assert task.env_vars == {"BREWLAKE_SPARK_MASTER": "local[*]"}
+    assert task.jars == ""
+    for side in ("driver", "executor"):
+        jars = task.conf[f"spark.{side}.extraClassPath"].split(os.pathsep)
+        assert all(Path(j).is_file() and j.endswith(".jar") for j in jars)
+        assert any(Path(j).name.startswith("delta-spark_") for j in jars)
 
 
 def test_rendering_without_the_spark_connection_names_the_variable(dag, monkeypatch):
