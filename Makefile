@@ -27,8 +27,10 @@ $(JARS_DIR)/.fetched: $(POM)
 	@touch $@
 
 # The driver JVM's class-data archive (brewlake.devkit.cds): ~1 min once, a faster start after.
+# Recorded again when the jars, the packages or brewlake/spark.py (which builds the driver's class
+# path) change: the JVM silently ignores an archive recorded with another class path.
 cds: $(JARS_DIR)/driver-classes.jsa
-$(JARS_DIR)/driver-classes.jsa: $(VENV)/.installed $(JARS_DIR)/.fetched
+$(JARS_DIR)/driver-classes.jsa: $(VENV)/.installed $(JARS_DIR)/.fetched brewlake/spark.py
 	$(BIN)/python -m brewlake.devkit.cds --out $@
 
 test: setup aws-setup ## the whole suite, as CI runs it

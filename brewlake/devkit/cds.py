@@ -9,8 +9,9 @@ pipeline run: two days of generated breweries through bronze, silver (a first lo
 of changes and a deactivation), gold and its report, on a throwaway lake, with the JVM dumping
 every class it loaded when it exits (`-XX:ArchiveClassesAtExit`). The JVM checks the archive
 against its own build and class path at start and ignores it when they differ, so a stale
-archive costs nothing but the speed-up; rebuild it with `make cds` after changing the JDK, the
-jars, or what a run does.
+archive costs nothing but the speed-up. `make setup` records it again when the jars, the
+packages or `brewlake/spark.py` (which builds the class path) change; after changing the JDK, or
+what a run does, record it with `make -B cds`.
 """
 
 from __future__ import annotations

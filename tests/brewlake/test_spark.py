@@ -114,6 +114,30 @@ def test_driver_maps_the_class_archive_when_setup_built_one(spark, base_settings
     assert str(archive.resolve()) in Path(f"/proc/{pid}/maps").read_text()
 
 
+def test_make_records_the_class_archive_again_when_the_class_path_code_changes():
+    """The JVM ignores, without a word, an archive recorded with another class path, and
+    brewlake/spark.py decides the class path: `make setup` records the archive again after it
+    changes (as after the jars or the packages), and not after an unrelated file."""
+    from brewlake.config import PROJECT_ROOT
+    from brewlake.spark import CLASS_ARCHIVE
+
+    def planned(changed: str) -> str:
+        target = f".jars/{CLASS_ARCHIVE}"
+        return subprocess.run(
+            ["make", "--dry-run", f"--what-if={changed}", target],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    assert "brewlake.devkit.cds" in planned("brewlake/spark.py")
+    assert "brewlake.devkit.cds" in planned("conf/jars.pom.xml")
+    if not (PROJECT_ROOT / ".jars" / CLASS_ARCHIVE).is_file():
+        pytest.skip("no class archive: `make setup` (make cds) builds it")
+    assert "brewlake.devkit.cds" not in planned("README.md")
+
+
 def test_delta_rebuilds_table_state_in_a_few_tasks_even_on_a_cluster():
     # A fixed repartition adaptive execution cannot coalesce: 64 tasks per table load on a cluster.
     cluster = spark_conf(load_settings(env={}, spark_master="spark://m:7077"))
