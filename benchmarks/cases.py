@@ -33,7 +33,7 @@ from benchmarks.measure import (
 )
 from brewlake.config import load_settings
 from brewlake.devkit.synth import generate_records
-from brewlake.spark import jar_paths
+from brewlake.spark import jar_conf, jar_paths
 
 DATE = dt.date(2026, 1, 1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -234,11 +234,7 @@ def end_to_end(work: Path, quick: bool) -> dict[str, Any]:
         # The same API content again, three days running: a new bronze batch each day, equal
         # page for page to the last applied one, so silver and gold must commit nothing.
         before = {t: delta_version(lake / t) for ts in LAYER_TABLES.values() for t in ts}
-        reruns = []
-        for _ in range(3):
-            load = load_average()
-            rerun = run_measured_process([BREWLAKE, "run", "--date", DATE.isoformat()], env=env)
-            reruns.append({**rerun, "load_average": load})
+        reruns = [_timed_run(env) for _ in range(3)]
         actions = {t: delta_file_actions(lake / t, v) for t, v in before.items()}
         rewritten = sum(a["added"] + a["removed"] for a in actions.values())
         commits = sum(a["commits"] for a in actions.values())
@@ -246,14 +242,15 @@ def end_to_end(work: Path, quick: bool) -> dict[str, Any]:
             **spread([r["seconds"] for r in reruns]),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in reruns),
             "load_average": [r["load_average"] for r in reruns],
-            "layer_seconds": _layer_seconds(reruns[-1]["stdout"]),
+            "layer_seconds": reruns[-1]["layer_seconds"],
             "data_file_actions": actions,
             "data_files_written_or_removed": rewritten,
             "silver_gold_commits": commits,
         }
         rerun_s = out["no_change_rerun"]["median"]
 
-        # The obvious orchestration: one cold spark-submit per layer (what the DAG does, too).
+        # The obvious orchestration: one cold spark-submit per layer (what the DAG does, too, and
+        # as it does under a local master: the jars on the class path, `brewlake.airflow.hooks`).
         lake2 = work / "lake-submits"
         import pyspark
 
@@ -264,13 +261,15 @@ def end_to_end(work: Path, quick: bool) -> dict[str, Any]:
             PYSPARK_PYTHON=sys.executable,
             PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         )
-        jars = ",".join(jar_paths(load_settings()))
+        settings = load_settings()
+        jars = jar_conf(settings, jar_paths(settings), on_class_path=True)
+        confs = [arg for key, value in jars.items() for arg in ("--conf", f"{key}={value}")]
         submit = str(Path(sys.executable).with_name("spark-submit"))
         per_layer = {}
         t0 = time.perf_counter()
         try:
             for layer in ("bronze", "silver", "gold"):
-                cmd = [submit, "--master", "local[*]", "--jars", jars, str(ROOT / layer / "job.py")]
+                cmd = [submit, "--master", "local[*]", *confs, str(ROOT / layer / "job.py")]
                 per_layer[layer] = run_measured_process(
                     [*cmd, "--date", DATE.isoformat()], env=env2
                 )["seconds"]
