@@ -40,7 +40,7 @@ from brewlake.catalog import (
 )
 from brewlake.config import Settings
 from brewlake.errors import ConfigError, QualityBreach
-from brewlake.frames import Hold, checkpointed, holding, materialized, release
+from brewlake.frames import Hold, checkpointed, holding, local_frame, materialized, release
 from brewlake.lake import Lake, TableRef
 from brewlake.log import get_logger
 from brewlake.parallel import concurrently
@@ -134,7 +134,7 @@ def page_files(spark: SparkSession, settings: Settings, batch: BatchInfo) -> Dat
     explicit paths cost Spark a file-status call each. `verify_pages` then holds what was read
     to the manifest, page by page, in both directions."""
     if not batch.manifest.pages:
-        return spark.createDataFrame([], "path string, content binary")
+        return local_frame(spark, [], "path string, content binary")
     folder = Lake(settings).uri_of_key(batch.key)
     spark.catalog.refreshByPath(folder)  # the session caches listings: read the pages as they are
     pages = spark.read.format("binaryFile").option("pathGlobFilter", "page-*.json").load(folder)
@@ -208,7 +208,7 @@ class Places:
 
     def as_frame(self, spark: SparkSession, mapping: dict) -> DataFrame:
         rows = [(cr, sr, c, s) for (cr, sr), (c, s) in mapping.items()]
-        return spark.createDataFrame(rows, _MAPPING_SCHEMA)
+        return local_frame(spark, rows, _MAPPING_SCHEMA)
 
     def record(self, spark: SparkSession, mapping: dict, pairs: Sequence[tuple], batch: BatchInfo):
         """Write the batch's new raw pairs and changed counts to silver.locations."""
@@ -220,7 +220,9 @@ class Places:
             ingest_date=batch.ingest_date,
             alias_map_sha256=self.fingerprint,
         )
-        merge.upsert_locations(spark, self.location, rows)
+        # `known` is the table (the writer lock keeps it so): rows none of it names are inserts.
+        all_new = not any((r["country_raw"], r["state_raw"]) in self.known for r in rows)
+        merge.upsert_locations(spark, self.location, rows, all_new=all_new)
         self.known.update({(r["country_raw"], r["state_raw"]): r for r in rows})
 
 

@@ -31,7 +31,7 @@ from brewlake.catalog import (
     quote_identifier,
 )
 from brewlake.errors import BrewlakeError
-from brewlake.frames import checkpointed, release
+from brewlake.frames import checkpointed, local_frame, release
 from brewlake.lake import TableRef
 from brewlake.log import get_logger
 from brewlake.schemas import (
@@ -174,7 +174,7 @@ def _add_trailing_columns(
     if known == schema.fieldNames():
         return
     if known != schema.fieldNames()[: len(known)]:
-        check_schema(spark.createDataFrame([], have), schema, table)  # raises, naming columns
+        check_schema(local_frame(spark, [], have), schema, table)  # raises, naming columns
     added = schema.fields[len(known) :]
     columns = ", ".join(f"{quote_identifier(f.name)} {f.dataType.simpleString()}" for f in added)
     spark.sql(f"ALTER TABLE delta.{quote_identifier(location)} ADD COLUMNS ({columns})")
@@ -380,7 +380,7 @@ def append_applied(
         marker.deactivated,
         applied_at,
     )
-    df = spark.createDataFrame([row], SILVER_APPLIED_BATCHES_SCHEMA)
+    df = local_frame(spark, [row], SILVER_APPLIED_BATCHES_SCHEMA)
     delta.append(df.coalesce(1), location)
 
 
@@ -402,15 +402,23 @@ def read_locations(spark: SparkSession, location: str) -> dict[tuple, dict]:
     return {(r["country_raw"], r["state_raw"]): r.asDict() for r in rows}
 
 
-def upsert_locations(spark: SparkSession, location: str, rows: list[dict]) -> None:
-    """Insert new raw pairs and update the counts of known ones (one commit; none if empty)."""
+def upsert_locations(
+    spark: SparkSession, location: str, rows: list[dict], *, all_new: bool = False
+) -> None:
+    """Insert new raw pairs and update the counts of known ones (one commit; none if empty).
+    `all_new`: no row's pair is in the table yet (a first load), so the rows are appended: a
+    MERGE would only insert them, at the cost of a join with the table."""
     if not rows:
         return
-    source = spark.createDataFrame(
+    source = local_frame(
+        spark,
         [tuple(r[f] for f in SILVER_LOCATIONS_SCHEMA.fieldNames()) for r in rows],
         SILVER_LOCATIONS_SCHEMA,
     )
     check_schema(source, SILVER_LOCATIONS_SCHEMA, SILVER_LOCATIONS)
+    if all_new:
+        delta.append(source.coalesce(1), location)
+        return
     raw_pair = "t.country_raw <=> s.country_raw AND t.state_raw <=> s.state_raw"
     (
         delta.table(spark, location)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from brewlake import delta
 from brewlake.catalog import OPS_PIPELINE_RUNS, OPS_QUALITY_CHECKS
 from brewlake.config import Settings
+from brewlake.frames import local_frame
 from brewlake.lake import Lake, TableRef
 from brewlake.log import get_logger
 from brewlake.parallel import concurrently
@@ -145,7 +146,7 @@ def _typed(row: dict[str, Any]) -> dict[str, Any]:
 
 def _frame(spark: SparkSession, rows: list[dict[str, Any]], columns: dict[str, str]) -> DataFrame:
     data = [tuple(_typed(r).get(c) for c in columns) for r in rows]
-    return spark.createDataFrame(data, schema=ddl(columns))
+    return local_frame(spark, data, ddl(columns))
 
 
 def _append(

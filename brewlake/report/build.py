@@ -56,17 +56,26 @@ class ReportError(BrewlakeError):
 
 
 def _history(spark: SparkSession, location: str) -> dict[int, dict[str, Any]]:
-    """version -> {timestamp, metadata} of every commit still in the table's log."""
+    """version -> {timestamp, operation, metadata} of every commit still in the table's log."""
     out = {}
-    for row in (
-        delta.history(spark, location).select("version", "timestamp", "userMetadata").collect()
-    ):
+    columns = ("version", "timestamp", "operation", "userMetadata")
+    for row in delta.history(spark, location).select(*columns).collect():
         try:
             meta = json.loads(row["userMetadata"]) if row["userMetadata"] else {}
         except ValueError:
             meta = {}
-        out[int(row["version"])] = {"timestamp": row["timestamp"], "metadata": meta}
+        out[int(row["version"])] = {
+            "timestamp": row["timestamp"],
+            "operation": row["operation"],
+            "metadata": meta,
+        }
     return out
+
+
+def _is_empty_creation(spark: SparkSession, location: str, version: int) -> bool:
+    """Whether commit `version` created the table empty (CREATE TABLE; a CTAS is named apart)."""
+    commit = _history(spark, location).get(version)
+    return commit is not None and commit["operation"] == "CREATE TABLE"
 
 
 def resolve_pins(
@@ -99,6 +108,7 @@ def resolve_pins(
         )
         lineage["silver_version"] = row.agg({"silver_version": "max"}).first()[0] or 0
     silver = int(lineage["silver_version"])
+    previous = silver - 1 if silver > 0 else None
     ops = {
         t: delta.version(spark, lake.table_location(t))
         for t in (OPS_PIPELINE_RUNS, OPS_QUALITY_CHECKS)
@@ -106,7 +116,9 @@ def resolve_pins(
     pins = q.Pins(
         gold=gold,
         silver=silver,
-        previous_silver=silver - 1 if silver > 0 else None,
+        previous_silver=previous,
+        previous_silver_empty=previous is not None
+        and _is_empty_creation(spark, lake.table_location(SILVER_BREWERIES), previous),
         pipeline_runs=ops[OPS_PIPELINE_RUNS],
         quality_checks=ops[OPS_QUALITY_CHECKS],
     )

@@ -32,6 +32,8 @@ class Pins:
     previous_silver: int | None
     pipeline_runs: int | None
     quality_checks: int | None
+    # previous_silver is the table's creation, without rows: every active row is new.
+    previous_silver_empty: bool = False
 
 
 def at(table: TableRef, version: int) -> str:
@@ -91,6 +93,15 @@ def changes(pins: Pins) -> str | None:
     the pinned one (None when the pinned version is the first)."""
     if pins.previous_silver is None:
         return None
+    if pins.previous_silver_empty:
+        # Against an empty version the diff is the active rows, all new: no second read, no join.
+        return (
+            f"/* silver.breweries v{int(pins.previous_silver)} is the empty table's creation */ "
+            "SELECT brewery_type, count_if(is_active) AS new_count, 0L AS changed_count, "
+            "0L AS deactivated_count, 0L AS reactivated_count "
+            f"FROM {at(SILVER_BREWERIES, pins.silver)} GROUP BY brewery_type "
+            "HAVING new_count > 0 ORDER BY new_count DESC, brewery_type"
+        )
     columns = "id, brewery_type, is_active, content_hash"
     return (
         f"WITH cur AS (SELECT {columns} FROM {at(SILVER_BREWERIES, pins.silver)}), "

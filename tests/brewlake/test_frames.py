@@ -3,10 +3,13 @@ it holds, a local checkpoint's blocks included (`DataFrame.unpersist` does not).
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
-from brewlake.frames import checkpointed, materialized, release
+from brewlake.frames import checkpointed, local_frame, materialized, release
 from tests.conftest import held_rdds
 
 
@@ -43,3 +46,69 @@ def test_a_checkpoint_reads_the_same_after_its_input_changes(spark, tmp_path):
     numbers(spark, 20).write.mode("overwrite").parquet(path)
     assert frame.count() == 10
     release(frame)
+
+
+def test_a_local_frame_holds_its_rows_in_its_schema_exactly(spark):
+    schema = T.StructType(
+        [
+            T.StructField("id", T.StringType(), nullable=False),
+            T.StructField("n", T.LongType()),
+            T.StructField("small", T.IntegerType()),
+            T.StructField("share", T.DoubleType()),
+            T.StructField("ok", T.BooleanType()),
+            T.StructField("day", T.DateType()),
+            T.StructField("at", T.TimestampType()),
+            T.StructField("names", T.ArrayType(T.StringType())),
+            T.StructField(
+                "versions",
+                T.ArrayType(
+                    T.StructType(
+                        [T.StructField("table", T.StringType()), T.StructField("v", T.LongType())]
+                    )
+                ),
+            ),
+            T.StructField("context", T.MapType(T.StringType(), T.StringType())),
+            T.StructField("raw", T.BinaryType()),
+        ]
+    )
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    rows = [
+        (
+            "a",
+            2**40,
+            7,
+            0.25,
+            True,
+            dt.date(2026, 1, 31),
+            dt.datetime(2026, 1, 31, 23, 59, 59, 123456),  # naive: UTC
+            ["x", None],
+            [{"table": "silver.breweries", "v": None}],
+            {"k": "v"},
+            b"\x00\xff",
+        ),
+        ("é ü 🍺", None, None, None, None, None, dt.datetime(2026, 2, 1, 1, 0, tzinfo=plus_two))
+        + (None,) * 4,
+    ]
+    frame = local_frame(spark, rows, schema)
+    assert frame.schema == schema
+    got = frame.select(
+        "*", F.date_format("at", "yyyy-MM-dd HH:mm:ss.SSSSSS").alias("at_utc")
+    ).collect()
+    assert [r.at_utc for r in got] == ["2026-01-31 23:59:59.123456", "2026-01-31 23:00:00.000000"]
+    first, second = (r.asDict(recursive=True) for r in got)
+    assert {k: v for k, v in first.items() if k not in ("at", "at_utc")} == {
+        "id": "a",
+        "n": 2**40,
+        "small": 7,
+        "share": 0.25,
+        "ok": True,
+        "day": dt.date(2026, 1, 31),
+        "names": ["x", None],
+        "versions": [{"table": "silver.breweries", "v": None}],
+        "context": {"k": "v"},
+        "raw": bytearray(b"\x00\xff"),
+    }
+    assert second["id"] == "é ü 🍺" and all(
+        second[k] is None for k in ("n", "small", "share", "ok", "day", "names", "context", "raw")
+    )
+    assert local_frame(spark, [], "path string, content binary").count() == 0

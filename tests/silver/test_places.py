@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from brewlake import delta
 from brewlake.catalog import (
     SILVER_APPLIED_BATCHES,
     SILVER_BREWERIES,
@@ -16,6 +17,7 @@ from brewlake.catalog import (
 )
 from brewlake.devkit.synth import generate_records
 from brewlake.errors import ConfigError
+from brewlake.lake import Lake
 from silver import job
 from tests.silver.conftest import brewery, write_batch
 from tests.silver.test_job import load, run, versions
@@ -86,6 +88,40 @@ def test_a_flipped_majority_moves_no_row_and_opens_no_version(spark, lake_settin
     # The spelling comes back only with a rebuild, which chooses again from the first batch on.
     run(spark, lake_settings, DAY2, rebuild=True)
     assert set(places(spark, lake_settings).values()) == {("United States", "missouri")}
+
+
+def test_places_only_new_to_the_table_are_appended_and_a_changed_count_merges(spark, lake_settings):
+    us = {"country": "United States"}
+    ie = {"country": "Ireland", "longitude": -6.26, "latitude": 53.35}
+    day1 = [
+        brewery("a", **us, state_province="Oregon"),
+        brewery("b", **us, state_province="Oregon"),
+        brewery("c", **ie, state_province="Dublin"),
+    ]
+    day2 = [*day1, brewery("d", **ie, state_province="Cork")]
+    day3 = [*day2, brewery("e", **us, state_province="Oregon")]
+    batches = []
+    for day, records in zip(
+        (DAY1, DAY2, DAY2 + dt.timedelta(days=1)), (day1, day2, day3), strict=True
+    ):
+        batches.append(write_batch(lake_settings, day, records))
+        run(spark, lake_settings, day)
+
+    # Days 1 and 2 name only pairs the table lacks: appends, no join with the table. Day 3
+    # changes a known pair's count: a MERGE.
+    location = Lake(lake_settings).table_location(SILVER_LOCATIONS)
+    commits = delta.history(spark, location).orderBy("version").collect()
+    assert [c.operation for c in commits] == ["CREATE TABLE", "WRITE", "WRITE", "MERGE"]
+    b1, b2, b3 = batches
+    book = [
+        (r.country_raw, r.state_raw, r.rows, r.first_batch_id, r.batch_id)
+        for r in load(spark, lake_settings, SILVER_LOCATIONS).orderBy("state_raw").collect()
+    ]
+    assert book == [
+        ("Ireland", "Cork", 1, b2, b2),
+        ("Ireland", "Dublin", 1, b1, b1),
+        ("United States", "Oregon", 3, b1, b3),
+    ]
 
 
 def test_coordinate_noise_beyond_seven_decimals_opens_no_version(spark, lake_settings):

@@ -3,16 +3,22 @@ S3, and the pure pieces of the page."""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import re
 from collections import Counter
 
 import pytest
 
+from brewlake.catalog import SILVER_BREWERIES
 from brewlake.cli import sql as bsql
+from brewlake.lake import Lake
 from brewlake.report import build, page
+from brewlake.report import queries as q
 from brewlake.report.build import ReportError
-from tests.brewlake.report.conftest import DAY, V1, embedded_data
+from brewlake.runtime.job import execute_layer
+from tests.brewlake.report.conftest import DAY, V0, V1, embedded_data, write_silver_version
 from tests.conftest import env_for
 
 ACTIVE_V1 = [r for r in V1 if r[9]]
@@ -154,3 +160,36 @@ def test_the_map_spans_the_inhabited_world_and_every_point():
     assert page.map_range([10.0, 20.0], (-60, 80), 90) == [-60, 80]
     assert page.map_range([-88.5, 20.0], (-60, 80), 90) == [-90, 80]
     assert page.map_range([], (-180, 180), 180) == [-180, 180]
+
+
+def test_changes_since_the_empty_tables_creation_are_its_active_rows_without_a_join(
+    spark, base_settings, tmp_path
+):
+    """silver's first run creates breweries empty (v0) and loads it (v1): the changes dataset
+    counts v1's active rows as new from v1 alone, and agrees with the two-version join."""
+    from gold import job
+    from silver import merge
+
+    settings = base_settings.replace(lake_root=str(tmp_path / "lake"))
+    location = Lake(settings).table_location(SILVER_BREWERIES)
+    assert merge.ensure_table(spark, SILVER_BREWERIES, location)
+    write_silver_version(spark, settings, V0)
+    args = argparse.Namespace(force=False)
+    no_page = settings.replace(report_enabled=False)
+    gold = execute_layer("gold", job.run, no_page, DAY, args, spark=spark)
+    assert not gold.failed_checks and gold.rows_in == len(V0)
+
+    doc = build.collect(spark, settings, DAY)
+    pins, _ = build.resolve_pins(spark, settings)
+    assert (pins.silver, pins.previous_silver, pins.previous_silver_empty) == (1, 0, True)
+    changes = doc["datasets"]["changes"]
+    assert "JOIN" not in changes["sql"].upper() and "VERSION AS OF 0" not in changes["sql"]
+    active = Counter(r[2] for r in V0 if r[9])
+    assert {r["brewery_type"]: r["new_count"] for r in changes["rows"]} == active
+    assert all(
+        (r["changed_count"], r["deactivated_count"], r["reactivated_count"]) == (0, 0, 0)
+        for r in changes["rows"]
+    )
+    joined = q.changes(dataclasses.replace(pins, previous_silver_empty=False))
+    assert "FULL OUTER JOIN" in joined
+    assert build.run_query(spark, joined)["rows"] == changes["rows"]
