@@ -118,9 +118,15 @@ def read_if_exists(spark: SparkSession, location: str) -> DataFrame | None:
     return read(spark, location) if is_delta(spark, location) else None
 
 
-def append(frame: DataFrame, location: str) -> None:
-    """Add `frame`'s rows in one commit (the table is created when there is none)."""
-    frame.write.format("delta").mode("append").save(location)
+def append(frame: DataFrame, location: str, *, optimize_write: bool = True) -> None:
+    """Add `frame`'s rows in one commit (the table is created when there is none).
+    `optimize_write=False`: the frame's partitions already are the files to write (one
+    partition, or rows repartitioned by the table's partition columns), so the session's
+    optimized write would only add a shuffle (and, partitioned, a task per partition value)."""
+    writer = frame.write.format("delta").mode("append")
+    if not optimize_write:
+        writer = writer.option("optimizeWrite", "false")
+    writer.save(location)
 
 
 def replace(

@@ -212,9 +212,10 @@ def apply_changes(
     if set(actions) == {"insert"}:
         source = changes.select(*[f.name for f in SILVER_BREWERIES_SCHEMA.fields])
         check_schema(source, SILVER_BREWERIES_SCHEMA, SILVER_BREWERIES)
-        # One file per (country, state) partition, as the MERGE writes them.
+        # One file per (country, state) partition, as the MERGE writes them: the repartition
+        # makes them, so the optimized write's own shuffle is left out.
         source = source.repartition(*SILVER_PARTITION_COLUMNS)
-        delta.append(source, location)
+        delta.append(source, location, optimize_write=False)
     else:
         merge_breweries(
             spark,
@@ -381,7 +382,7 @@ def append_applied(
         applied_at,
     )
     df = local_frame(spark, [row], SILVER_APPLIED_BATCHES_SCHEMA)
-    delta.append(df.coalesce(1), location)
+    delta.append(df.coalesce(1), location, optimize_write=False)
 
 
 def reset_tables(spark: SparkSession, locations: dict[TableRef, str]) -> None:
@@ -417,7 +418,7 @@ def upsert_locations(
     )
     check_schema(source, SILVER_LOCATIONS_SCHEMA, SILVER_LOCATIONS)
     if all_new:
-        delta.append(source.coalesce(1), location)
+        delta.append(source.coalesce(1), location, optimize_write=False)
         return
     raw_pair = "t.country_raw <=> s.country_raw AND t.state_raw <=> s.state_raw"
     (

@@ -159,7 +159,7 @@ def _append(
         known = delta.read(spark, location).select("event_id").distinct()
         frame = frame.join(known, "event_id", "left_anti")
     # Session time zone is UTC (brewlake.spark), so timestamps land as written.
-    delta.append(frame.coalesce(1), location)
+    delta.append(frame.coalesce(1), location, optimize_write=False)
     if not exists:
         _register(spark, settings, table)
     return 1

@@ -53,3 +53,20 @@ def test_delta_round_trip_on_s3_via_s3a(spark, s3_settings):
     names = [o["Key"].rsplit("/", 1)[-1] for o in listing.get("Contents", [])]
     assert "00000000000000000000.json" in names
     assert "00000000000000000001.json" in names
+
+
+def test_an_append_without_optimized_write_writes_the_frames_partitions_as_they_are(
+    spark, lake_settings
+):
+    from brewlake import delta
+
+    lake = Lake(lake_settings)
+    frame = spark.range(0, 30, numPartitions=3).selectExpr("CAST(id AS STRING) AS id")
+    packed, as_is = (lake.table_location(TableRef("silver", n)) for n in ("packed", "as_is"))
+    delta.append(frame, packed)  # the session's optimized write: one bin, one file
+    delta.append(frame, as_is, optimize_write=False)  # one file per partition, no shuffle
+    assert spark.conf.get("spark.databricks.delta.optimizeWrite.enabled") == "true"
+    for location, files in ((packed, 1), (as_is, 3)):
+        table = spark.read.format("delta").load(location)
+        assert len(table.inputFiles()) == files, location
+        assert sorted(int(r.id) for r in table.collect()) == list(range(30))
