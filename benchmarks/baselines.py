@@ -49,7 +49,9 @@ def overwrite_silver(spark, settings, batch, location: str) -> None:
     import datetime as dt
 
     from brewlake import delta
+    from brewlake.catalog import SILVER_BREWERIES
     from brewlake.schemas import SILVER_PARTITION_COLUMNS
+    from silver import merge
     from silver.job import Places, read_pages
     from silver.locations import load_aliases
     from silver.transforms import (
@@ -78,4 +80,7 @@ def overwrite_silver(spark, settings, batch, location: str) -> None:
     validated = records.transform(conform, mapping, places.aliases.bounds)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rows = to_silver_rows(select_accepted(validated), batch.batch_id, batch.ingest_date, now)
+    # The table brewlake defines (its statistics columns, `merge.STATS_COLUMNS`): the comparison
+    # is the MERGE against the overwrite, not one table definition against another.
+    merge.ensure_table(spark, SILVER_BREWERIES, location)
     delta.replace(rows, location, partitions=SILVER_PARTITION_COLUMNS)

@@ -2,16 +2,48 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import pytest
 from pyspark.errors import AnalysisException
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from brewlake import delta
-from brewlake.catalog import SILVER_BREWERIES, SILVER_QUARANTINE
+from brewlake.catalog import SILVER_BREWERIES, SILVER_HISTORY, SILVER_QUARANTINE
+from brewlake.frames import local_frame
 from brewlake.lake import Lake
 from brewlake.ops.maintain import maintain
-from brewlake.schemas import SILVER_QUARANTINE_SCHEMA
+from brewlake.schemas import SILVER_HISTORY_SCHEMA, SILVER_QUARANTINE_SCHEMA
 from silver import merge
+
+_VALUES = {
+    T.StringType(): "x",
+    T.DoubleType(): 1.5,
+    T.BooleanType(): True,
+    T.DateType(): dt.date(2026, 1, 1),
+    T.TimestampType(): dt.datetime(2026, 1, 1, 12),
+}
+
+
+def _history_row(id_: str) -> tuple:
+    """A history row with a value in every column."""
+    return tuple(id_ if f.name == "id" else _VALUES[f.dataType] for f in SILVER_HISTORY_SCHEMA)
+
+
+def _file_stats(location: str) -> list[dict]:
+    """The statistics of every file added to a local table, from its log."""
+    return [
+        json.loads(action["add"]["stats"])
+        for _, actions in delta.log_commits(location)
+        for action in actions
+        if "add" in action
+    ]
+
+
+def _operations(spark, location: str) -> list[str]:
+    return [r["operation"] for r in delta.history(spark, location).collect()][::-1]
 
 
 def test_unexpected_column_or_type_is_refused(spark, lake_settings):
@@ -31,6 +63,46 @@ def test_unexpected_column_or_type_is_refused(spark, lake_settings):
     # Delta's own enforcement stays on behind ours (schema auto-merge is disabled).
     with pytest.raises(AnalysisException, match=r"(?i)schema mismatch|surprise"):
         extra.write.format("delta").mode("append").save(location)
+
+
+def test_a_silver_table_keeps_statistics_of_its_skipping_columns_only(spark, lake_settings):
+    """New files of silver's large tables carry min/max statistics of `STATS_COLUMNS` alone (the
+    row count stays): every other column costs its statistics on every write and skips no file."""
+    location = Lake(lake_settings).table_location(SILVER_HISTORY)
+    assert merge.ensure_table(spark, SILVER_HISTORY, location)
+    delta.append(
+        local_frame(spark, [_history_row("a"), _history_row("b")], SILVER_HISTORY_SCHEMA), location
+    )
+
+    (stats,) = _file_stats(location)
+    assert stats["numRecords"] == 2
+    assert set(stats["minValues"]) == set(merge.STATS_COLUMNS[SILVER_HISTORY])
+    assert set(stats["maxValues"]) == set(merge.STATS_COLUMNS[SILVER_HISTORY])
+    assert (stats["minValues"]["id"], stats["maxValues"]["id"]) == ("a", "b")
+
+
+def test_a_table_of_an_earlier_release_gains_the_statistics_columns_once(spark, lake_settings):
+    """An existing table without statistics settings gets `STATS_COLUMNS` in one commit, and no
+    commit on the next run; one whose owner chose its statistics is left as it is."""
+    lake = Lake(lake_settings)
+    old = lake.table_location(SILVER_HISTORY)
+    delta.create(spark, old, SILVER_HISTORY_SCHEMA)  # as an earlier release made it
+    delta.append(local_frame(spark, [_history_row("a")], SILVER_HISTORY_SCHEMA), old)
+
+    assert not merge.ensure_table(spark, SILVER_HISTORY, old)
+    assert not merge.ensure_table(spark, SILVER_HISTORY, old)
+    assert _operations(spark, old) == ["CREATE TABLE", "WRITE", "SET TBLPROPERTIES"]
+    columns = delta.detail(spark, old)["properties"][merge.STATS_PROPERTY]
+    assert columns.split(",") == list(merge.STATS_COLUMNS[SILVER_HISTORY])
+    assert spark.read.format("delta").load(old).count() == 1  # its data untouched
+
+    tuned = lake.table_location(SILVER_QUARANTINE)
+    delta.create(
+        spark, tuned, SILVER_QUARANTINE_SCHEMA, properties={"delta.dataSkippingNumIndexedCols": "3"}
+    )
+    assert not merge.ensure_table(spark, SILVER_QUARANTINE, tuned)
+    assert _operations(spark, tuned) == ["CREATE TABLE"]
+    assert merge.STATS_PROPERTY not in delta.detail(spark, tuned)["properties"]
 
 
 def test_maintain_compacts_and_vacuums_safely(spark, lake_settings):
