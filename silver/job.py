@@ -326,26 +326,27 @@ def _apply_batch(
     hold: Hold,
 ) -> BatchOutcome:
     batch, level = pending.batch, storage_level(pending.batch)
-    pages = read_verified(run.spark, run.settings, batch, level, hold)
     current = delta.read(run.spark, run.locations[SILVER_BREWERIES])
     first_load = (
         pending.into_new_table or delta.file_count(run.spark, run.locations[SILVER_BREWERIES]) == 0
     )
-    records = pages.where(is_record())
-    compared = (
-        None
-        if first_load
-        else hold(compared_with_silver(records, current).transform(checkpointed, level))
-    )
-    tally = Comparison.of(compared)
-    unchanged = unchanged_records(compared) if compared is not None else None
-    to_parse = batch.manifest.total_records - tally.unchanged
-    parsed = hold(parse_changed(records, compared, batch, to_parse, level))
-    release(pages)
+    if first_load:  # nothing to compare with: every record is parsed, in the reading pass
+        compared, tally, unchanged = None, Comparison(), None
+        read = read_parsed(run.spark, run.settings, batch, level, hold)
+    else:
+        pages = read_verified(run.spark, run.settings, batch, level, hold)
+        records = pages.where(is_record())
+        compared = hold(compared_with_silver(records, current).transform(checkpointed, level))
+        tally = Comparison.of(compared)
+        unchanged = unchanged_records(compared)
+        to_parse = batch.manifest.total_records - tally.unchanged
+        read = hold(parse_changed(records, compared, batch, to_parse, level))
+        release(pages)
+    parsed = read.where(is_record())
     profile = profile_records(parsed, unchanged, batch.batch_id)
     mapping = run.places.mapping(profile.pairs)
     validated = hold(validated_records(run.spark, parsed, run.places, mapping, level))
-    release(parsed)
+    release(read)
     counts = count_validated(validated, tally.unchanged)
     if counts.quarantined:
         write_quarantine(run, pending, validated)  # written even when the batch is refused
@@ -381,21 +382,40 @@ def read_verified(
     return pages
 
 
+def read_parsed(
+    spark: SparkSession,
+    settings: Settings,
+    batch: BatchInfo,
+    level: StorageLevel,
+    hold: Hold,
+) -> DataFrame:
+    """A first load's pages in one pass: hashed, split, fingerprinted, parsed and cleansed,
+    computed once (cached at `level`, held by `hold`) and held to the manifest before anything
+    is written; an empty page keeps its placeholder row (`is_record` false). `read_verified`
+    then `parse_changed` would first cache every raw record for a comparison a first load does
+    not make."""
+    partitions = partition_count(spark, batch.manifest.total_bytes)
+    pages = read_pages(spark, settings, batch).coalesce(partitions)
+    parsed = hold(pages.transform(with_parsed_record).transform(cleanse).persist(level))
+    # As in `read_verified`: the page summary is the pass that fills the cache.
+    verify_pages(batch, parsed.transform(page_summary).collect())
+    return parsed
+
+
 def parse_changed(
     records: DataFrame,
-    compared: DataFrame | None,
+    compared: DataFrame,
     batch: BatchInfo,
     to_parse: int,
     level: StorageLevel,
 ) -> DataFrame:
-    """The records `compared` does not find unchanged (all on a first load), parsed and
-    cleansed, computed once (cached at `level`; the caller `release`s it). `to_parse`, how many
-    they are, decides whether their positions are broadcast and how many partitions they get."""
-    if compared is not None:
-        records = records_to_parse(records, compared, broadcast=to_parse <= BROADCAST_PARSE_ROWS)
-        share = to_parse / batch.manifest.total_records if batch.manifest.total_records else 0
-        size = round(batch.manifest.total_bytes * share)
-        records = records.coalesce(partition_count(records.sparkSession, size))
+    """The records `compared` does not find unchanged, parsed and cleansed, computed once
+    (cached at `level`; the caller `release`s it). `to_parse`, how many they are, decides
+    whether their positions are broadcast and how many partitions they get."""
+    records = records_to_parse(records, compared, broadcast=to_parse <= BROADCAST_PARSE_ROWS)
+    share = to_parse / batch.manifest.total_records if batch.manifest.total_records else 0
+    size = round(batch.manifest.total_bytes * share)
+    records = records.coalesce(partition_count(records.sparkSession, size))
     parsed = records.transform(with_parsed_record).transform(cleanse)
     return parsed.transform(materialized, level)
 

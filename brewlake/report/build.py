@@ -85,11 +85,15 @@ def resolve_pins(
     lake = Lake(settings)
     gold: dict[TableRef, int] = {}
     lineage: dict[str, Any] = {}
-    for table in GOLD_READ:
+
+    def gold_commits(table: TableRef) -> dict[int, dict[str, Any]]:
         location = lake.table_location(table)
         if not delta.is_delta(spark, location):
             raise ReportError(f"{table} does not exist at {location}: run `brewlake gold` first")
-        commits = _history(spark, location)
+        return _history(spark, location)
+
+    # Each table's log is read on the driver: side by side they take about the time of one.
+    for table, commits in zip(GOLD_READ, concurrently(gold_commits, GOLD_READ), strict=True):
         version = max(commits) if as_of is None else int(as_of)
         if version not in commits:
             raise ReportError(
@@ -109,18 +113,29 @@ def resolve_pins(
         lineage["silver_version"] = row.agg({"silver_version": "max"}).first()[0] or 0
     silver = int(lineage["silver_version"])
     previous = silver - 1 if silver > 0 else None
-    ops = {
-        t: delta.version(spark, lake.table_location(t))
-        for t in (OPS_PIPELINE_RUNS, OPS_QUALITY_CHECKS)
-    }
+
+    def version_of(table: TableRef) -> int | None:
+        return delta.version(spark, lake.table_location(table))
+
+    def previous_was_empty() -> bool:
+        location = lake.table_location(SILVER_BREWERIES)
+        return previous is not None and _is_empty_creation(spark, location, previous)
+
+    runs, checks, empty = concurrently(
+        lambda look_up: look_up(),
+        [
+            lambda: version_of(OPS_PIPELINE_RUNS),
+            lambda: version_of(OPS_QUALITY_CHECKS),
+            previous_was_empty,
+        ],
+    )
     pins = q.Pins(
         gold=gold,
         silver=silver,
         previous_silver=previous,
-        previous_silver_empty=previous is not None
-        and _is_empty_creation(spark, lake.table_location(SILVER_BREWERIES), previous),
-        pipeline_runs=ops[OPS_PIPELINE_RUNS],
-        quality_checks=ops[OPS_QUALITY_CHECKS],
+        previous_silver_empty=empty,
+        pipeline_runs=runs,
+        quality_checks=checks,
     )
     return pins, lineage
 

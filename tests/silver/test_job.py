@@ -290,6 +290,42 @@ def test_crash_after_data_commit_neither_double_applies_nor_skips(
     assert load(spark, lake_settings, SILVER_BREWERIES).where(F.col("is_active")).count() == 8
 
 
+def test_a_first_load_parses_its_pages_in_the_reading_pass_and_leaves_empty_pages_out(
+    spark, lake_settings
+):
+    """A first load reads, verifies and parses its pages in one cached pass (`read_parsed`):
+    an empty page is verified by its placeholder row, which reaches neither silver nor
+    quarantine."""
+    from brewlake.batches import list_batches
+    from brewlake.frames import holding
+    from brewlake.storage import open_store
+
+    write_batch(lake_settings, DAY1, [brewery("a"), brewery("b")], [], [brewery("c")])
+    (batch,) = list_batches(open_store(lake_settings), Lake(lake_settings))
+    held = held_rdds(spark)
+    with holding() as hold:
+        read = job.read_parsed(spark, lake_settings, batch, job.storage_level(batch), hold)
+        assert read.storageLevel.useMemory  # computed once, by the manifest check
+        rows = read.select("page", "position", "id", "name").collect()
+        assert sorted((r.page, r.position, r.id) for r in rows) == [
+            ("page-00001.json", 0, "a"),
+            ("page-00001.json", 1, "b"),
+            ("page-00002.json", None, None),  # the empty page's placeholder
+            ("page-00003.json", 0, "c"),
+        ]
+    assert held_rdds(spark) == held
+
+    result = run(spark, lake_settings, DAY1)
+    assert (result.rows_in, result.rows_out) == (3, 3)
+    assert sorted(r.id for r in load(spark, lake_settings, SILVER_BREWERIES).collect()) == [
+        "a",
+        "b",
+        "c",
+    ]
+    assert load(spark, lake_settings, SILVER_QUARANTINE).count() == 0
+    assert held_rdds(spark) == held
+
+
 def test_a_changed_or_unlisted_page_stops_the_batch_before_anything_is_written(
     spark, lake_settings
 ):
