@@ -332,7 +332,7 @@ def _apply_batch(
     )
     if first_load:  # nothing to compare with: every record is parsed, in the reading pass
         compared, tally, unchanged = None, Comparison(), None
-        read = read_parsed(run.spark, run.settings, batch, level, hold)
+        read = read_verified(run.spark, run.settings, batch, level, hold, parse=True)
     else:
         pages = read_verified(run.spark, run.settings, batch, level, hold)
         records = pages.where(is_record())
@@ -372,34 +372,22 @@ def read_verified(
     batch: BatchInfo,
     level: StorageLevel,
     hold: Hold,
+    *,
+    parse: bool = False,
 ) -> DataFrame:
     """The batch's pages in one pass: hashed, split and fingerprinted, computed once (cached at
-    `level`, held by `hold`) and held to the manifest. Nothing is parsed yet."""
+    `level`, held by `hold`) and held to the manifest before anything is written; an empty page
+    keeps a placeholder row (`is_record` false). With `parse` (a first load, which has nothing
+    to compare with) the same pass parses and cleanses every record, rather than caching the raw
+    records first for a comparison it does not make; otherwise nothing is parsed yet."""
     partitions = partition_count(spark, batch.manifest.total_bytes)
-    pages = hold(read_pages(spark, settings, batch).coalesce(partitions).persist(level))
+    pages = read_pages(spark, settings, batch).coalesce(partitions)
+    if parse:
+        pages = pages.transform(with_parsed_record).transform(cleanse)
+    pages = hold(pages.persist(level))
     # The page summary is the pass that fills the cache: no separate pass to compute it first.
     verify_pages(batch, pages.transform(page_summary).collect())
     return pages
-
-
-def read_parsed(
-    spark: SparkSession,
-    settings: Settings,
-    batch: BatchInfo,
-    level: StorageLevel,
-    hold: Hold,
-) -> DataFrame:
-    """A first load's pages in one pass: hashed, split, fingerprinted, parsed and cleansed,
-    computed once (cached at `level`, held by `hold`) and held to the manifest before anything
-    is written; an empty page keeps its placeholder row (`is_record` false). `read_verified`
-    then `parse_changed` would first cache every raw record for a comparison a first load does
-    not make."""
-    partitions = partition_count(spark, batch.manifest.total_bytes)
-    pages = read_pages(spark, settings, batch).coalesce(partitions)
-    parsed = hold(pages.transform(with_parsed_record).transform(cleanse).persist(level))
-    # As in `read_verified`: the page summary is the pass that fills the cache.
-    verify_pages(batch, parsed.transform(page_summary).collect())
-    return parsed
 
 
 def parse_changed(

@@ -293,7 +293,7 @@ def test_crash_after_data_commit_neither_double_applies_nor_skips(
 def test_a_first_load_parses_its_pages_in_the_reading_pass_and_leaves_empty_pages_out(
     spark, lake_settings
 ):
-    """A first load reads, verifies and parses its pages in one cached pass (`read_parsed`):
+    """A first load reads, verifies and parses its pages in one cached pass (`read_verified`):
     an empty page is verified by its placeholder row, which reaches neither silver nor
     quarantine."""
     from brewlake.batches import list_batches
@@ -304,7 +304,8 @@ def test_a_first_load_parses_its_pages_in_the_reading_pass_and_leaves_empty_page
     (batch,) = list_batches(open_store(lake_settings), Lake(lake_settings))
     held = held_rdds(spark)
     with holding() as hold:
-        read = job.read_parsed(spark, lake_settings, batch, job.storage_level(batch), hold)
+        level = job.storage_level(batch)
+        read = job.read_verified(spark, lake_settings, batch, level, hold, parse=True)
         assert read.storageLevel.useMemory  # computed once, by the manifest check
         rows = read.select("page", "position", "id", "name").collect()
         assert sorted((r.page, r.position, r.id) for r in rows) == [
