@@ -53,6 +53,13 @@ API_RECORD_FIELDS = (
 )
 
 
+def operations(spark, location: str) -> list[str]:
+    """The operation of each commit of the Delta table at `location`, oldest first."""
+    from brewlake import delta
+
+    return [r.operation for r in delta.history(spark, location).orderBy("version").collect()]
+
+
 def held_rdds(spark) -> set[int]:
     """Ids of the RDDs `spark` keeps blocks of (caches and local checkpoints), but for Delta's
     caches of table states (Delta frees those when a newer snapshot replaces them)."""

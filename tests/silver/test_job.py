@@ -307,7 +307,7 @@ def test_a_first_load_parses_its_pages_in_the_reading_pass_and_leaves_empty_page
         level = job.storage_level(batch)
         read = job.read_verified(spark, lake_settings, batch, level, hold, parse=True)
         assert read.storageLevel.useMemory  # computed once, by the manifest check
-        rows = read.select("page", "position", "id", "name").collect()
+        rows = read.select("page", "position", "id").collect()
         assert sorted((r.page, r.position, r.id) for r in rows) == [
             ("page-00001.json", 0, "a"),
             ("page-00001.json", 1, "b"),

@@ -7,7 +7,6 @@ import datetime as dt
 
 import pytest
 
-from brewlake import delta
 from brewlake.catalog import (
     SILVER_APPLIED_BATCHES,
     SILVER_BREWERIES,
@@ -19,6 +18,7 @@ from brewlake.devkit.synth import generate_records
 from brewlake.errors import ConfigError
 from brewlake.lake import Lake
 from silver import job
+from tests.conftest import operations
 from tests.silver.conftest import brewery, write_batch
 from tests.silver.test_job import load, run, versions
 
@@ -110,8 +110,7 @@ def test_places_only_new_to_the_table_are_appended_and_a_changed_count_merges(sp
     # Days 1 and 2 name only pairs the table lacks: appends, no join with the table. Day 3
     # changes a known pair's count: a MERGE.
     location = Lake(lake_settings).table_location(SILVER_LOCATIONS)
-    commits = delta.history(spark, location).orderBy("version").collect()
-    assert [c.operation for c in commits] == ["CREATE TABLE", "WRITE", "WRITE", "MERGE"]
+    assert operations(spark, location) == ["CREATE TABLE", "WRITE", "WRITE", "MERGE"]
     b1, b2, b3 = batches
     book = [
         (r.country_raw, r.state_raw, r.rows, r.first_batch_id, r.batch_id)

@@ -17,6 +17,7 @@ from brewlake.lake import Lake
 from brewlake.ops.maintain import maintain
 from brewlake.schemas import SILVER_HISTORY_SCHEMA, SILVER_QUARANTINE_SCHEMA
 from silver import merge
+from tests.conftest import operations
 
 _VALUES = {
     T.StringType(): "x",
@@ -40,10 +41,6 @@ def _file_stats(location: str) -> list[dict]:
         for action in actions
         if "add" in action
     ]
-
-
-def _operations(spark, location: str) -> list[str]:
-    return [r["operation"] for r in delta.history(spark, location).collect()][::-1]
 
 
 def test_unexpected_column_or_type_is_refused(spark, lake_settings):
@@ -91,7 +88,7 @@ def test_a_table_of_an_earlier_release_gains_the_statistics_columns_once(spark, 
 
     assert not merge.ensure_table(spark, SILVER_HISTORY, old)
     assert not merge.ensure_table(spark, SILVER_HISTORY, old)
-    assert _operations(spark, old) == ["CREATE TABLE", "WRITE", "SET TBLPROPERTIES"]
+    assert operations(spark, old) == ["CREATE TABLE", "WRITE", "SET TBLPROPERTIES"]
     columns = delta.detail(spark, old)["properties"][merge.STATS_PROPERTY]
     assert columns.split(",") == list(merge.STATS_COLUMNS[SILVER_HISTORY])
     assert spark.read.format("delta").load(old).count() == 1  # its data untouched
@@ -101,7 +98,7 @@ def test_a_table_of_an_earlier_release_gains_the_statistics_columns_once(spark, 
         spark, tuned, SILVER_QUARANTINE_SCHEMA, properties={"delta.dataSkippingNumIndexedCols": "3"}
     )
     assert not merge.ensure_table(spark, SILVER_QUARANTINE, tuned)
-    assert _operations(spark, tuned) == ["CREATE TABLE"]
+    assert operations(spark, tuned) == ["CREATE TABLE"]
     assert merge.STATS_PROPERTY not in delta.detail(spark, tuned)["properties"]
 
 

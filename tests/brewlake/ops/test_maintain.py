@@ -9,6 +9,7 @@ from brewlake import delta
 from brewlake.catalog import GOLD_BREWERY_COUNTS, SILVER_HISTORY
 from brewlake.lake import Lake
 from brewlake.ops.maintain import main, maintain, maintain_table, vacuum_listing_conf
+from tests.conftest import operations
 
 SCHEMA = T.StructType(
     [
@@ -22,11 +23,6 @@ SCHEMA = T.StructType(
 def live_deletion_vectors(location: str) -> int:
     """Live data files that carry a deletion vector, read from the Delta log itself."""
     return sum(1 for dv in delta.live_files(location).values() if dv)
-
-
-def _operations(spark, location: str) -> list[str]:
-    history = DeltaTable.forPath(spark, location).history().orderBy("version")
-    return [r.operation for r in history.collect()]
 
 
 def _rows(spark, location: str) -> set[tuple]:
@@ -67,18 +63,18 @@ def test_maintain_purges_deletion_vectors_before_vacuum(spark, lake_settings):
     assert _rows(spark, history) == rows
     # OPTIMIZE compacted the null partition's two files (and dropped its deletion vector); the
     # single 'Kärnten' file was no compaction candidate, so only REORG could purge its vector.
-    operations = _operations(spark, history)
-    assert operations[-4:] == ["OPTIMIZE", "REORG", "VACUUM START", "VACUUM END"]
+    history_operations = operations(spark, history)
+    assert history_operations[-4:] == ["OPTIMIZE", "REORG", "VACUUM START", "VACUUM END"]
     reorg = DeltaTable.forPath(spark, history).history().where("operation = 'REORG'").first()
     assert reorg.operationParameters["applyPurge"] == "true"
     assert int(reorg.operationMetrics["numDeletionVectorsRemoved"]) == 1
     assert by_table["gold.brewery_counts"].deletion_vectors_purged == 0
-    assert "REORG" not in _operations(spark, gold)
+    assert "REORG" not in operations(spark, gold)
 
     # Idempotent: a second run finds nothing to purge and commits no second REORG.
     again = {r.table: r for r in maintain(spark, lake_settings, tables=(SILVER_HISTORY,))}
     assert again["silver.breweries_history"].deletion_vectors_purged == 0
-    assert _operations(spark, history).count("REORG") == 1
+    assert operations(spark, history).count("REORG") == 1
 
 
 def test_cli_reports_the_purge(spark, lake_settings, monkeypatch, capsys):
@@ -90,7 +86,7 @@ def test_cli_reports_the_purge(spark, lake_settings, monkeypatch, capsys):
     assert out.startswith("silver.breweries_history: files 3 -> ")
     assert "deletion vectors purged 2, vacuumed 0" in out
     assert live_deletion_vectors(history) == 0
-    assert "VACUUM START" not in _operations(spark, history)
+    assert "VACUUM START" not in operations(spark, history)
 
 
 def test_vacuum_lists_the_table_in_a_few_tasks_per_core(spark, lake_settings):
