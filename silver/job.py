@@ -356,9 +356,15 @@ def _apply_batch(
     empty_snapshot_gate(batch.batch_id, counts, current, [*earlier_checks, check])
     # silver.locations before the data: a rerun of this batch maps the same way.
     run.places.record(run.spark, mapping, profile.pairs, batch)
-    changes = hold(change_set(run, pending, validated, compared, tally, current, level))
-    release(validated, compared)
-    actions = action_counts(changes)
+    if compared is None:
+        # Every accepted record is an insert: the change set is a projection of `validated`,
+        # read by the two appends, and its rows are counted already.
+        changes = first_load_rows(incoming_rows(pending, validated))
+        actions = {"insert": counts.accepted} if counts.accepted else {}
+    else:
+        changes = hold(change_set(run, pending, validated, compared, tally, current, level))
+        release(validated, compared)
+        actions = action_counts(changes)
     marker = batch_marker(batch, counts, actions)
     write_batch(run, pending, changes, marker, actions)
     release(changes)
@@ -501,42 +507,44 @@ def empty_snapshot_gate(
     )
 
 
+def incoming_rows(pending: PendingBatch, validated: DataFrame) -> DataFrame:
+    """The batch's accepted records as silver.breweries rows."""
+    batch = pending.batch
+    accepted = select_accepted(validated)
+    return to_silver_rows(accepted, batch.batch_id, batch.ingest_date, pending.started)
+
+
 def change_set(
     run: SilverRun,
     pending: PendingBatch,
     validated: DataFrame,
-    compared: DataFrame | None,
+    compared: DataFrame,
     tally: Comparison,
     current: DataFrame,
     level: StorageLevel,
 ) -> DataFrame:
     """The rows of breweries this batch adds or replaces (new, changed, vanished, returning, and
-    refreshed fingerprints), checkpointed at `level`. `compared` is None on a first load.
+    refreshed fingerprints), checkpointed at `level`.
 
     Only silver's touched rows (no unchanged record vouches for them) and the parsed ids can
     change: `changed_rows` gets those rows of breweries alone (picked by a broadcast semi join
     on a normal day) and the parsed ids as the snapshot's ids — an active row outside them is
     vouched for by an unchanged record, so present."""
     batch = pending.batch
-    incoming = to_silver_rows(
-        select_accepted(validated), batch.batch_id, batch.ingest_date, pending.started
+    incoming = incoming_rows(pending, validated)
+    parsed_ids = validated.where(F.col("id").isNotNull()).select("id")  # quarantined too
+    ids = touched_ids(compared).unionByName(incoming.select("id")).distinct()
+    few = tally.touched + tally.parsed <= BROADCAST_PARSE_ROWS
+    may_change = current.join(F.broadcast(ids) if few else ids, "id", "left_semi")
+    changes = changed_rows(
+        incoming,
+        may_change,
+        parsed_ids,
+        batch_id=batch.batch_id,
+        snapshot_date=batch.ingest_date,
+        previous_snapshot_date=pending.previous_snapshot_date,
+        updated_at=pending.started,
     )
-    if compared is None:
-        changes = first_load_rows(incoming)  # nothing to compare with, nothing to deactivate
-    else:
-        parsed_ids = validated.where(F.col("id").isNotNull()).select("id")  # quarantined too
-        ids = touched_ids(compared).unionByName(incoming.select("id")).distinct()
-        few = tally.touched + tally.parsed <= BROADCAST_PARSE_ROWS
-        may_change = current.join(F.broadcast(ids) if few else ids, "id", "left_semi")
-        changes = changed_rows(
-            incoming,
-            may_change,
-            parsed_ids,
-            batch_id=batch.batch_id,
-            snapshot_date=batch.ingest_date,
-            previous_snapshot_date=pending.previous_snapshot_date,
-            updated_at=pending.started,
-        )
     return changes.transform(checkpointed, level)  # fixed before the MERGE changes `current`
 
 

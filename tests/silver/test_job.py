@@ -327,6 +327,45 @@ def test_a_first_load_parses_its_pages_in_the_reading_pass_and_leaves_empty_page
     assert held_rdds(spark) == held
 
 
+def test_a_first_load_inserts_exactly_its_accepted_records_and_counts_them(spark, lake_settings):
+    """A first load's change set is its accepted records (no silver row to compare with): the
+    appends read them off the validated records, and the marker counts them from the batch's
+    counts. A duplicate copy, a conflicting duplicate and a broken record stay out."""
+    from brewlake.storage import open_store
+
+    records = [
+        brewery("a"),
+        brewery("b"),
+        brewery("b"),  # the same record twice: one copy dropped, counted as a duplicate
+        brewery("c", name="First C"),  # loses to the later, different record: quarantined
+        brewery("bad", brewery_type="mega"),
+        brewery("c", name="Last C"),
+    ]
+    write_batch(lake_settings, DAY1, records)
+    held = held_rdds(spark)
+    result = run(spark, lake_settings.replace(quarantine_max_share=0.5), DAY1)
+    assert held_rdds(spark) == held
+
+    assert (result.rows_in, result.rows_out, result.quarantined) == (6, 3, 2)
+    rows = load(spark, lake_settings, SILVER_BREWERIES).select("id", "name", "is_active")
+    assert sorted(rows.collect()) == [
+        ("a", "Brewery a", True),
+        ("b", "Brewery b", True),
+        ("c", "Last C", True),
+    ]
+    history = load(spark, lake_settings, SILVER_HISTORY).select("id", "is_current", "valid_to")
+    assert sorted(history.collect()) == [("a", True, None), ("b", True, None), ("c", True, None)]
+    quarantined = load(spark, lake_settings, SILVER_QUARANTINE).select("id", "failed_rules")
+    assert sorted(quarantined.collect()) == [
+        ("bad", ["brewery_type_unknown"]),
+        ("c", ["duplicate_id_conflict"]),
+    ]
+    key = Lake(lake_settings).table_key(SILVER_BREWERIES)
+    marker, _ = merge.last_marker(open_store(lake_settings), key)
+    assert (marker.rows_in, marker.accepted, marker.inserted) == (6, 3, 3)
+    assert (marker.duplicates, marker.quarantined, marker.updated) == (1, 2, 0)
+
+
 def test_a_changed_or_unlisted_page_stops_the_batch_before_anything_is_written(
     spark, lake_settings
 ):
