@@ -55,6 +55,7 @@ from silver.transforms import (
     changed_rows,
     cleanse,
     compared_with_silver,
+    comparison_counts,
     conform,
     explode_pages,
     first_load_rows,
@@ -62,13 +63,11 @@ from silver.transforms import (
     is_record,
     page_summary,
     raw_location_profile,
-    raw_place_counts,
     records_to_parse,
     select_accepted,
     to_quarantine_rows,
     to_silver_rows,
     touched_ids,
-    unchanged_records,
     with_fingerprint,
     with_parsed_record,
 )
@@ -282,22 +281,25 @@ class BatchCounts:
 @dataclass(frozen=True)
 class Comparison:
     """How a batch compares with silver (`compared_with_silver`), counted in one pass: records
-    left unparsed, records to parse, and silver rows that may change."""
+    left unparsed, records to parse, silver rows that may change, and the unparsed records' raw
+    (country, state) pairs with their record counts."""
 
     unchanged: int = 0
     parsed: int = 0
     touched: int = 0
+    unchanged_places: tuple[tuple[str | None, str | None, int], ...] = ()
 
     @classmethod
-    def of(cls, compared: DataFrame | None) -> Comparison:
-        if compared is None:
-            return cls()
-        row = compared.agg(
-            F.count_if(F.col("_unchanged")).alias("unchanged"),
-            F.count_if(F.col("position").isNotNull() & ~F.col("_unchanged")).alias("parsed"),
-            F.count_if(F.col("_touched")).alias("touched"),
-        ).first()
-        return cls(row["unchanged"], row["parsed"], row["touched"])
+    def of(cls, compared: DataFrame) -> Comparison:
+        places = compared.transform(comparison_counts).collect()
+        return cls(
+            unchanged=sum(p["count"] for p in places),
+            parsed=sum(p["parsed"] for p in places),
+            touched=sum(p["touched"] for p in places),
+            unchanged_places=tuple(
+                (p["country_raw"], p["state_raw"], p["count"]) for p in places if p["count"]
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -331,19 +333,18 @@ def _apply_batch(
         pending.into_new_table or delta.file_count(run.spark, run.locations[SILVER_BREWERIES]) == 0
     )
     if first_load:  # nothing to compare with: every record is parsed, in the reading pass
-        compared, tally, unchanged = None, Comparison(), None
+        compared, tally = None, Comparison()
         read = read_verified(run.spark, run.settings, batch, level, hold, parse=True)
     else:
         pages = read_verified(run.spark, run.settings, batch, level, hold)
         records = pages.where(is_record())
         compared = hold(compared_with_silver(records, current).transform(checkpointed, level))
         tally = Comparison.of(compared)
-        unchanged = unchanged_records(compared)
         to_parse = batch.manifest.total_records - tally.unchanged
         read = hold(parse_changed(records, compared, batch, to_parse, level))
         release(pages)
     parsed = read.where(is_record())
-    profile = profile_records(parsed, unchanged, batch.batch_id)
+    profile = profile_records(parsed, tally.unchanged_places, batch.batch_id)
     mapping = run.places.mapping(profile.pairs)
     validated = hold(validated_records(run.spark, parsed, run.places, mapping, level))
     release(read)
@@ -414,19 +415,20 @@ def parse_changed(
     return parsed.transform(materialized, level)
 
 
-def profile_records(records: DataFrame, unchanged: DataFrame | None, batch_id: str) -> BatchProfile:
+def profile_records(
+    records: DataFrame, unchanged_places: Sequence[tuple], batch_id: str
+) -> BatchProfile:
     """Schema drift (logged) of the parsed records, and the raw location pairs of every record:
-    the parsed ones from one pass over them, the unchanged ones as silver holds them (their
-    bytes, so their raw place, are those silver's row was built from)."""
+    the parsed ones from one pass over them, the unchanged ones as the comparison counted them
+    (`Comparison.unchanged_places`, (country_raw, state_raw, count) as silver holds them)."""
     profile = records.transform(raw_location_profile).collect()
     drift = tuple(sorted({field for row in profile for field in row["unknown_fields"]}))
     if drift:
         log.warning("silver.schema_drift", batch_id=batch_id, unknown_fields=",".join(drift))
     counts: dict[tuple, int] = {}
-    kept = unchanged.transform(raw_place_counts).collect() if unchanged is not None else []
-    for row in [*profile, *kept]:
-        pair = (row["country_raw"], row["state_raw"])
-        counts[pair] = counts.get(pair, 0) + row["count"]
+    parsed = [(r["country_raw"], r["state_raw"], r["count"]) for r in profile]
+    for country, state, count in [*parsed, *unchanged_places]:
+        counts[(country, state)] = counts.get((country, state), 0) + count
     return BatchProfile(drift, tuple((c, s, n) for (c, s), n in counts.items()))
 
 

@@ -208,14 +208,6 @@ def compared_with_silver(records: DataFrame, current: DataFrame) -> DataFrame:
     )
 
 
-def unchanged_records(compared: DataFrame) -> DataFrame:
-    """The records of `compared_with_silver` that need no parse: page, position, `id` and the
-    raw place silver holds for it (their bytes are those silver's row was built from)."""
-    return compared.where(F.col("_unchanged")).select(
-        "page", "position", "id", "country_raw", "state_raw"
-    )
-
-
 def records_to_parse(records: DataFrame, compared: DataFrame, *, broadcast: bool) -> DataFrame:
     """`records` less the unchanged ones of `compared_with_silver`: their (page, position) are
     picked out of `records` by a semi join, broadcast when they are few (a normal day), so the
@@ -230,9 +222,16 @@ def touched_ids(compared: DataFrame) -> DataFrame:
     return compared.where(F.col("_touched")).select("id").distinct()
 
 
-def raw_place_counts(unchanged: DataFrame) -> DataFrame:
-    """Per raw (country_raw, state_raw) of `unchanged_records`: `count`."""
-    return unchanged.groupBy("country_raw", "state_raw").agg(F.count(F.lit(1)).alias("count"))
+def comparison_counts(compared: DataFrame) -> DataFrame:
+    """`compared_with_silver` counted in one pass, per raw (country_raw, state_raw) silver holds:
+    `count`, the unchanged records (not parsed: their raw place is the one silver's row was
+    built from, as their bytes are); `parsed`, the records left to parse; `touched`, the silver
+    rows that may change today. Summed over the places, the last two are the batch's totals."""
+    return compared.groupBy("country_raw", "state_raw").agg(
+        F.count_if(F.col("_unchanged")).alias("count"),
+        F.count_if(F.col("position").isNotNull() & ~F.col("_unchanged")).alias("parsed"),
+        F.count_if(F.col("_touched")).alias("touched"),
+    )
 
 
 # ---------------------------------------------------------------- location
