@@ -128,11 +128,6 @@ def spark_conf(settings: Settings, jars: list[str] | None = None) -> dict[str, s
         # cluster (64) if tied to it, for logs of a few thousand actions at most. Every table
         # load, commit and MERGE pays it; a few partitions are plenty.
         "spark.databricks.delta.snapshotPartitions": str(min(settings.shuffle_partitions, 4)),
-        # Cached frames are stored without column encodings: choosing one gathers statistics on
-        # every value (a dictionary of each string column's values per batch), which cost the
-        # 1 M first load ~3 s of CPU to cache its parsed records (text, all distinct). The
-        # cached frames live one batch; disk, not memory, takes what does not fit.
-        "spark.sql.inMemoryColumnarStorage.compressed": "false",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         "spark.databricks.delta.optimizeWrite.enabled": "true",
         "spark.driver.memory": settings.spark_driver_memory,

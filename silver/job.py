@@ -87,8 +87,14 @@ SILVER_TABLES = (
 # Session properties silver needs for its whole run, restored afterwards (gold shares the
 # session under `brewlake run`). Constraint propagation explodes (minutes, then
 # OutOfMemoryError) on the wide MERGE source plans built here; it only infers extra filters, so
-# turning it off changes no result.
-RUN_CONF = {"spark.sql.constraintPropagation.enabled": "false"}
+# turning it off changes no result. A batch's cached records are stored without column
+# encodings: choosing one gathers statistics on every value (a dictionary of each string
+# column per batch of rows), and the records are text that never repeats (the 1 M first load
+# ~3 s faster). Gold keeps them: its cache is a few repetitive columns.
+RUN_CONF = {
+    "spark.sql.constraintPropagation.enabled": "false",
+    "spark.sql.inMemoryColumnarStorage.compressed": "false",
+}
 # For the breweries MERGE only: few, large files, one per touched (country, state) partition.
 MERGE_CONF = {"spark.databricks.delta.merge.repartitionBeforeWrite.enabled": "true"}
 # Up to this many records left to parse, their (page, position) are broadcast to pick them out
