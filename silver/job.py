@@ -363,7 +363,7 @@ def _apply_batch(
     empty_snapshot_gate(batch.batch_id, counts, current, [*earlier_checks, check])
     # silver.locations before the data: a rerun of this batch maps the same way.
     run.places.record(run.spark, mapping, profile.pairs, batch)
-    if compared is None:
+    if first_load:
         # Every accepted record is an insert: the change set is a projection of `validated`,
         # read by the two appends, and its rows are counted already.
         changes = first_load_rows(incoming_rows(pending, validated))

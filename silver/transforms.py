@@ -208,12 +208,17 @@ def compared_with_silver(records: DataFrame, current: DataFrame) -> DataFrame:
     )
 
 
+def is_left_to_parse() -> Column:
+    """Over `compared_with_silver`: a record of the batch that is not unchanged, so parsed."""
+    return is_record() & ~F.col("_unchanged")
+
+
 def records_to_parse(records: DataFrame, compared: DataFrame, *, broadcast: bool) -> DataFrame:
     """`records` less the unchanged ones of `compared_with_silver`: their (page, position) are
     picked out of `records` by a semi join, broadcast when they are few (a normal day), so the
     raw records are not shuffled."""
     keys = ["page", "position"]
-    left = compared.where(F.col("position").isNotNull() & ~F.col("_unchanged")).select(*keys)
+    left = compared.where(is_left_to_parse()).select(*keys)
     return records.join(F.broadcast(left) if broadcast else left, keys, "left_semi")
 
 
@@ -229,7 +234,7 @@ def comparison_counts(compared: DataFrame) -> DataFrame:
     rows that may change today. Summed over the places, the last two are the batch's totals."""
     return compared.groupBy("country_raw", "state_raw").agg(
         F.count_if(F.col("_unchanged")).alias("count"),
-        F.count_if(F.col("position").isNotNull() & ~F.col("_unchanged")).alias("parsed"),
+        F.count_if(is_left_to_parse()).alias("parsed"),
         F.count_if(F.col("_touched")).alias("touched"),
     )
 
