@@ -130,6 +130,11 @@ class Settings(BaseSettings):
         "full (tiered, whole-stage code generation), auto (quick for a newest bronze batch "
         "under 16 MB).",
     )
+    spark_gc: Literal["parallel", "g1"] = Field(
+        "parallel",
+        description="Garbage collector of the Spark JVMs: parallel (throughput: batch runs are "
+        "~10 % faster on 2 cores) or g1 (the JVM's default, shorter pauses).",
+    )
     spark_ui_enabled: bool = Field(True, description="Start the Spark web UI.")
     spark_log_level: str = Field("WARN", description="Log level of Spark itself.")
     # --- quality

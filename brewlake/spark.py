@@ -236,15 +236,27 @@ def quick_jit(settings: Settings, max_bytes: int = QUICK_JIT_MAX_BYTES) -> bool:
     return newest is None or newest.manifest.total_bytes <= max_bytes
 
 
+# The garbage collector of every Spark JVM (`spark_gc`). Brewlake's runs are batch work, where
+# throughput counts and pauses do not: with the parallel collector, interleaved cold runs here
+# took a 1 M-record first load 53.5 / 55.1 s against 61.5 / 59.8 s with G1 (the JVM's default),
+# and the cold `brewlake run` of 8.4 k records 15.4 / 14.1 / 13.7 s against 15.7 / 15.2 / 15.2 s.
+GC_OPTIONS = {"parallel": "-XX:+UseParallelGC", "g1": "-XX:+UseG1GC"}
+
+
+def gc_option(settings: Settings) -> str:
+    """The JVM option that selects the `spark_gc` collector."""
+    return GC_OPTIONS[settings.spark_gc]
+
+
 def jvm_options(
     settings: Settings, java_options: str | None = None, *, quick: bool | None = None
 ) -> tuple[str, str]:
     """(driver, executor) JVM options: `java_options` or the class archive for the driver, and
-    the JIT mode for both (`quick`, else decided by `quick_jit`)."""
+    the collector and the JIT mode for both (`quick`, else decided by `quick_jit`)."""
     quick = quick_jit(settings) if quick is None else quick
-    jit = QUICK_JIT if quick else ""
+    both = " ".join(filter(None, (gc_option(settings), QUICK_JIT if quick else "")))
     driver = java_options or driver_java_options(class_archive(settings)) or ""
-    return " ".join(filter(None, (driver, jit))), jit
+    return " ".join(filter(None, (driver, both))), both
 
 
 def _archive_friendly_class_path(conf: dict[str, str], jars: list[str]) -> dict[str, str]:

@@ -879,6 +879,7 @@ print(json.dumps({
     "jars": spark_jars(),
     "driver_class_path": conf.get("spark.driver.extraClassPath", ""),
     "executor_class_path": conf.get("spark.executor.extraClassPath", ""),
+    "driver_java_options": conf.get("spark.driver.extraJavaOptions"),
     "endpoint": conf.get("spark.hadoop.fs.s3a.endpoint"),
     "warehouse": conf.get("spark.sql.warehouse.dir"),
 }))
@@ -913,6 +914,8 @@ def test_the_dag_renders_for_the_cluster_with_the_stacks_environment(compose: di
     for side in ("driver", "executor"):
         jars = result[f"{side}_class_path"].split(os.pathsep)
         assert any(Path(j).name.startswith("delta-spark_") for j in jars), result
+    # spark-submit starts the driver JVM: its collector is on the command line.
+    assert result["driver_java_options"] == "-XX:+UseParallelGC"
 
 
 def test_the_replay_api_service_serves_generated_data(compose: dict, tmp_path: Path):

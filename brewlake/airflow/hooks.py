@@ -102,14 +102,17 @@ def spark_submit_conf() -> dict[str, str]:
     so the submitted application is self-describing in the task log.
     """
     from brewlake.config import load_settings
-    from brewlake.spark import spark_conf
+    from brewlake.spark import gc_option, spark_conf
 
+    settings = load_settings()
     conf = {
         key: value
-        for key, value in {**spark_conf(load_settings()), **_jar_conf()}.items()
+        for key, value in {**spark_conf(settings), **_jar_conf()}.items()
         if key not in _NOT_ON_COMMAND_LINE
         and not any(marker in key.lower() for marker in _SECRET_MARKERS)
     }
+    # The driver JVM is spark-submit's: its options count only on the command line.
+    conf["spark.driver.extraJavaOptions"] = gc_option(settings)
     # The driver runs where the task runs: the worker's interpreter has brewlake installed.
     conf["spark.pyspark.driver.python"] = sys.executable
     conf["spark.pyspark.python"] = os.environ.get("PYSPARK_PYTHON") or sys.executable

@@ -182,9 +182,10 @@ def test_short_runs_compile_with_c1_only(lake_settings):
     assert quick_jit(lake_settings, max_bytes=12)  # the newest batch: 12 bytes of pages
     assert not quick_jit(lake_settings, max_bytes=11)
 
+    gc = "-XX:+UseParallelGC"
     driver, executors = jvm_options(lake_settings, "-Dx=1")
-    assert (driver, executors) == (f"-Dx=1 {QUICK_JIT}", QUICK_JIT)
-    assert jvm_options(lake_settings.replace(spark_jit="full"), "-Dx=1") == ("-Dx=1", "")
+    assert (driver, executors) == (f"-Dx=1 {gc} {QUICK_JIT}", f"{gc} {QUICK_JIT}")
+    assert jvm_options(lake_settings.replace(spark_jit="full"), "-Dx=1") == (f"-Dx=1 {gc}", gc)
 
 
 def test_an_unreadable_bronze_leaves_the_jit_at_the_jvm_default(s3_settings):
@@ -192,7 +193,20 @@ def test_an_unreadable_bronze_leaves_the_jit_at_the_jvm_default(s3_settings):
 
     missing = s3_settings.replace(lake_root="s3a://brewlake-no-such-bucket/lake")
     assert not quick_jit(missing)  # the bucket is not there yet: no error, tiered compilation
-    assert jvm_options(missing, "-Dx=1") == ("-Dx=1", "")
+    gc = "-XX:+UseParallelGC"
+    assert jvm_options(missing, "-Dx=1") == (f"-Dx=1 {gc}", gc)
+
+
+def test_the_spark_jvms_run_the_configured_collector(spark, base_settings):
+    """The session's driver runs the parallel collector (`spark_gc` default); g1 is one setting
+    away, for driver and executors alike."""
+    from brewlake.spark import jvm_options
+
+    beans = spark.sparkContext._jvm.java.lang.management.ManagementFactory
+    collectors = {bean.getName() for bean in beans.getGarbageCollectorMXBeans()}
+    assert collectors == {"PS Scavenge", "PS MarkSweep"}
+    g1 = base_settings.replace(spark_gc="g1")
+    assert jvm_options(g1, "-Dx=1", quick=False) == ("-Dx=1 -XX:+UseG1GC", "-XX:+UseG1GC")
 
 
 def test_a_quick_session_runs_its_queries_without_code_generation(spark, base_settings):
