@@ -536,24 +536,26 @@ def change_set(
 
     Only silver's touched rows (no unchanged record vouches for them) and the parsed ids can
     change: `changed_rows` gets those rows of breweries alone (picked by a broadcast semi join
-    on a normal day) and the parsed ids as the snapshot's ids — an active row outside them is
+    on a normal day, and checkpointed: it reads them twice, and each read would scan the whole
+    table again) and the parsed ids as the snapshot's ids — an active row outside them is
     vouched for by an unchanged record, so present."""
     batch = pending.batch
     incoming = incoming_rows(pending, validated)
     parsed_ids = validated.where(F.col("id").isNotNull()).select("id")  # quarantined too
     ids = touched_ids(compared).unionByName(incoming.select("id")).distinct()
     few = tally.touched + tally.parsed <= BROADCAST_PARSE_ROWS
-    may_change = current.join(F.broadcast(ids) if few else ids, "id", "left_semi")
-    changes = changed_rows(
-        incoming,
-        may_change,
-        parsed_ids,
-        batch_id=batch.batch_id,
-        snapshot_date=batch.ingest_date,
-        previous_snapshot_date=pending.previous_snapshot_date,
-        updated_at=pending.started,
-    )
-    return changes.transform(checkpointed, level)  # fixed before the MERGE changes `current`
+    with holding() as hold:
+        may_change = current.join(F.broadcast(ids) if few else ids, "id", "left_semi")
+        changes = changed_rows(
+            incoming,
+            hold(may_change.transform(checkpointed, level)),
+            parsed_ids,
+            batch_id=batch.batch_id,
+            snapshot_date=batch.ingest_date,
+            previous_snapshot_date=pending.previous_snapshot_date,
+            updated_at=pending.started,
+        )
+        return changes.transform(checkpointed, level)  # fixed before the MERGE changes `current`
 
 
 def action_counts(changes: DataFrame) -> dict[str, int]:
