@@ -42,7 +42,10 @@ def explode_pages(pages: DataFrame) -> DataFrame:
     array element, and one row with a null position for a page that holds none (an empty array,
     or not a JSON array at all). The page's sha256 rides on its first row only, so the pages are
     read, hashed and split in one pass and verified from the result (`page_summary`)."""
-    elements = F.from_json(F.decode(F.col("content"), "UTF-8"), T.ArrayType(T.StringType()))
+    # The page's bytes go to the JSON parser as they are (a cast; `decode` would build a Java
+    # string of every page first), and the parser reads them as UTF-8: a malformed byte becomes
+    # U+FFFD, as `decode` made it.
+    elements = F.from_json(F.col("content").cast("string"), T.ArrayType(T.StringType()))
     # Page-level values first, then the explode: a generator beside them would carry the page
     # bytes into every element's row (a copy of the page per record) and hash the page again
     # for each of them.

@@ -162,6 +162,19 @@ def test_parse_pages_keeps_raw_text_page_and_position(spark):
     assertDataFrameEqual(df, expected, checkRowOrder=False)
 
 
+def test_a_page_s_malformed_utf8_is_read_as_replacement_characters(spark):
+    body = '[{"id":"a","name":"Br\u00e4u"},{"id":"b","name":"X"}]'.encode()
+    broken = body.replace("ä".encode(), b"\xc3\x28").replace(b'"X"', b'"\xff"')
+    pages = spark.createDataFrame(
+        [("s3a://b/x/page-00001.json", bytearray(broken))], "path string, content binary"
+    )
+    texts = [r.raw_record for r in parse_pages(pages).orderBy("position").collect()]
+    # As Python (and Java) decode it: each malformed byte is U+FFFD, the rest is kept.
+    decoded = json.loads(broken.decode("utf-8", errors="replace"))
+    assert texts == [raw(record) for record in decoded]
+    assert texts[1] == '{"id":"b","name":"\ufffd"}'
+
+
 def test_explode_pages_keeps_empty_and_malformed_pages_and_hashes_each_page_once(spark):
     bodies = ['[{"id":"a"}, {"id":"b"}]', "[]", "not json", '[{"name":"Bräu"}]']
     sha = [hashlib.sha256(body.encode("utf-8")).hexdigest() for body in bodies]
