@@ -155,17 +155,15 @@ def cleanse(records: DataFrame) -> DataFrame:
 
 
 # ---------------------------------------------------------------- unchanged records
-# `explode_pages` writes each record as compact JSON, and the API puts `id` first: the id is then
-# read off the text's start. A record that starts otherwise, or an id with an escape (a
-# backslash), is read by a JSON parse instead (`get_json_object`), which gives the same value.
 _ID_PREFIX = '{"id":"'
 
 
 def leading_id(text: Column) -> Column:
-    """The id of a record's JSON `text`, read off its start when it opens with `{"id":"` and the
-    id has no escape; else by a JSON parse. Byte-level string functions, not a regular
-    expression: a regex match first decodes the whole text into a Java string, and on 1 M
-    records that was most of the cost of the pass that reads a batch."""
+    """The id of a record's JSON `text`. `explode_pages` writes each record as compact JSON and
+    the API puts `id` first, so a non-empty id without an escape (a backslash) is read off the
+    text's start; any other record is read by a JSON parse (`get_json_object`), which gives the
+    same value. Byte-level string functions, not a regular expression: a regex match first
+    decodes the whole text into a Java string (1 M ids: 0.85–0.88 s against 1.16–1.17 s)."""
     start = len(_ID_PREFIX) + 1  # the id's first character (1-based)
     end = F.locate('"', text, start)
     candidate = text.substr(F.lit(start), end - start)
@@ -304,7 +302,7 @@ def with_duplicates_resolved(records: DataFrame) -> DataFrame:
     content hash or rule for the decision."""
     is_valid = (F.size(F.col("_row_failed")) == 0) & F.col("id").isNotNull()
     place = F.struct(F.col("page"), F.col("position"))
-    repeated = (
+    repeated_ids = (
         records.where(F.col("id").isNotNull())
         .groupBy(F.col("id").alias("_dup_id"))
         .agg(F.count(F.lit(1)).alias("_dup_n"))
@@ -312,7 +310,7 @@ def with_duplicates_resolved(records: DataFrame) -> DataFrame:
         .select("_dup_id")
     )
     repeats = (
-        records.join(F.broadcast(repeated), F.col("id") == F.col("_dup_id"), "left_semi")
+        records.join(F.broadcast(repeated_ids), F.col("id") == F.col("_dup_id"), "left_semi")
         .where(is_valid)
         .groupBy(F.col("id").alias("_dup_id"))
         .agg(
