@@ -134,23 +134,23 @@ def test_maintain_compacts_and_vacuums_safely(spark, lake_settings):
 
 
 @pytest.mark.parametrize(
-    ("small", "outer", "join"),
-    [
-        (True, False, "BroadcastHashJoin"),
-        (True, True, "ShuffledHashJoin"),
-        (False, True, "SortMergeJoin"),
-    ],
+    ("small", "inner", "outer"),
+    [(True, "BroadcastHashJoin", "SortMergeJoin"), (False, "SortMergeJoin", "SortMergeJoin")],
 )
-def test_a_small_merge_source_is_hinted_to_the_join_delta_runs(spark, small, outer, join):
-    """The join a MERGE runs between its source and the target's rows: inner without an insert
-    clause, the source left-outer-joined to the target with one. A small source is broadcast to
-    the first and is the hash side of the second; a large one is left to Spark (a sort-merge
-    join here, with automatic broadcasts off)."""
+def test_a_small_merge_source_is_broadcast_to_the_inner_joins_delta_runs(
+    spark, small, inner, outer
+):
+    """The joins a MERGE runs between its source and the target's rows: inner ones (the search
+    for touched files, the deletion vectors' pass, and all of a MERGE without insert clause),
+    and with an insert clause the source left-outer-joined to the target. A small source is
+    broadcast to the inner ones; the outer side of an outer join cannot be, so that join is a
+    sort-merge join, as every join of a large source is here (automatic broadcasts off)."""
     target = spark.range(1000).select(F.col("id").cast("string").alias("id"))
     source = merge.hinted(
-        spark.range(10).select(F.col("id").cast("string").alias("id")), small=small, outer=outer
+        spark.range(10).select(F.col("id").cast("string").alias("id")), small=small
     )
-    joined = source.alias("s").join(target.alias("t"), "id", "left_outer" if outer else "inner")
-    with delta.session_conf(spark, {"spark.sql.autoBroadcastJoinThreshold": "-1"}):
-        plan = joined._jdf.queryExecution().executedPlan().toString()
-    assert join in plan, plan
+    for how, join in (("inner", inner), ("left_outer", outer)):
+        joined = source.alias("s").join(target.alias("t"), "id", how)
+        with delta.session_conf(spark, {"spark.sql.autoBroadcastJoinThreshold": "-1"}):
+            plan = joined._jdf.queryExecution().executedPlan().toString()
+        assert join in plan, (how, plan)
