@@ -19,7 +19,7 @@ from typing import Any
 import requests
 
 from benchmarks import baselines
-from benchmarks.land import land_in_subprocess
+from benchmarks.land import land_in_subprocess, settle
 from benchmarks.measure import (
     delta_file_actions,
     delta_version,
@@ -397,6 +397,7 @@ def scale(work: Path, quick: bool) -> dict[str, Any]:
         for n in range(1, REPEATS + 1):
             lake = work / f"lake-{rows}-{n}"
             shutil.copytree(landed, lake)
+            settle()
             env = _env(BREWLAKE_LAKE_ROOT=str(lake))
             runs.append(_cold_layer("silver", env))
             if runs[-1]["rows_in"] != rows:
@@ -512,6 +513,7 @@ def incremental(work: Path, quick: bool) -> dict[str, Any]:
     for n in range(1, REPEATS + 1):
         lake = work / f"lake-merge-{n}"
         shutil.copytree(day1_lake, lake)
+        settle()
         settings = load_settings(lake_root=str(lake), spark_ui_enabled=False)
         run_ = _silver_gold(spark, settings, day2)
         actions = delta_file_actions(lake / "silver/breweries", version)
