@@ -19,7 +19,7 @@ from typing import Any
 import requests
 
 from benchmarks import baselines
-from benchmarks.land import land_in_subprocess, settle
+from benchmarks.land import land_in_subprocess
 from benchmarks.measure import (
     delta_file_actions,
     delta_version,
@@ -28,6 +28,7 @@ from benchmarks.measure import (
     measured,
     repeat,
     run_measured_process,
+    settle,
     spread,
     spread_text,
 )
@@ -383,6 +384,18 @@ def _cold_layer(layer: str, env: dict[str, str]) -> dict[str, Any]:
 REPEATS = 3
 
 
+@contextmanager
+def lake_copy(src: Path, dst: Path) -> Iterator[Path]:
+    """A copy of the lake at `src`, flushed to disk (`settle`) for the measured run on it, and
+    removed afterwards."""
+    shutil.copytree(src, dst)
+    settle()
+    try:
+        yield dst
+    finally:
+        shutil.rmtree(dst, ignore_errors=True)
+
+
 def scale(work: Path, quick: bool) -> dict[str, Any]:
     """silver, then gold, on a fresh lake per size and run, each layer a cold `brewlake` process
     (a user's first load): no figure depends on the cases run before it in the same invocation.
@@ -395,17 +408,14 @@ def scale(work: Path, quick: bool) -> dict[str, Any]:
         land_in_subprocess(landed, rows, seed=3, day=DATE)
         runs, measured_ = [], {}
         for n in range(1, REPEATS + 1):
-            lake = work / f"lake-{rows}-{n}"
-            shutil.copytree(landed, lake)
-            settle()
-            env = _env(BREWLAKE_LAKE_ROOT=str(lake))
-            runs.append(_cold_layer("silver", env))
-            if runs[-1]["rows_in"] != rows:
-                raise RuntimeError(f"silver read {runs[-1]['rows_in']} of {rows} records")
-            if n == 1:
-                measured_["gold"] = _cold_layer("gold", env)
-                measured_["live_data_files"] = live_data_files(lake / "silver/breweries")
-            shutil.rmtree(lake)
+            with lake_copy(landed, work / f"lake-{rows}-{n}") as lake:
+                env = _env(BREWLAKE_LAKE_ROOT=str(lake))
+                runs.append(_cold_layer("silver", env))
+                if runs[-1]["rows_in"] != rows:
+                    raise RuntimeError(f"silver read {runs[-1]['rows_in']} of {rows} records")
+                if n == 1:
+                    measured_["gold"] = _cold_layer("gold", env)
+                    measured_["live_data_files"] = live_data_files(lake / "silver/breweries")
         shutil.rmtree(landed)
         seconds = spread([r["seconds"] for r in runs])
         measured_["silver"] = {
@@ -511,14 +521,11 @@ def incremental(work: Path, quick: bool) -> dict[str, Any]:
     merges: list[dict[str, Any]] = []
     overwrites: list[dict[str, Any]] = []
     for n in range(1, REPEATS + 1):
-        lake = work / f"lake-merge-{n}"
-        shutil.copytree(day1_lake, lake)
-        settle()
-        settings = load_settings(lake_root=str(lake), spark_ui_enabled=False)
-        run_ = _silver_gold(spark, settings, day2)
-        actions = delta_file_actions(lake / "silver/breweries", version)
-        merges.append({**run_, "file_actions": actions})
-        shutil.rmtree(lake)
+        with lake_copy(day1_lake, work / f"lake-merge-{n}") as lake:
+            settings = load_settings(lake_root=str(lake), spark_ui_enabled=False)
+            run_ = _silver_gold(spark, settings, day2)
+            actions = delta_file_actions(lake / "silver/breweries", version)
+            merges.append({**run_, "file_actions": actions})
 
         base_version = delta_version(base_table)
         with measured() as m:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from benchmarks.measure import settle
 from brewlake.config import load_settings
 from brewlake.devkit.synth import generate_records
 
@@ -53,13 +53,6 @@ def land_in_subprocess(
         cmd += ["--changed", str(changed)]
     subprocess.run(cmd, check=True, cwd=Path(__file__).resolve().parents[1])
     settle()
-
-
-def settle() -> None:
-    """Flush written files to disk before a measured run starts: left in the page cache, their
-    writeback runs during it (a 1 M first load right after copying its lake: 59.2 / 60.1 s,
-    against 56.2 / 57.3 s after a flush)."""
-    os.sync()
 
 
 def main(argv: list[str] | None = None) -> int:
