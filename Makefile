@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 	aws-setup aws-synth aws-test aws-deploy \
 	engine base-image wheelhouse image images-local compose-up compose-down compose-test
 
-setup: $(VENV)/.installed $(JARS_DIR)/.fetched $(JARS_DIR)/driver-classes.jsa ## venv + pinned packages + Spark jars + the driver's class archive (no-op when done)
+setup: $(VENV)/.installed $(JARS_DIR)/.fetched $(JARS_DIR)/driver-classes.jsa $(JARS_DIR)/executor-classes.jsa ## venv + pinned packages + Spark jars + the driver's and executors' class archives (no-op when done)
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,9 +29,13 @@ $(JARS_DIR)/.fetched: $(POM)
 # The driver JVM's class-data archive (brewlake.devkit.cds): ~1 min once, a faster start after.
 # Recorded again when the jars, the packages or brewlake/spark.py (which builds the driver's class
 # path) change: the JVM silently ignores an archive recorded with another class path.
-cds: $(JARS_DIR)/driver-classes.jsa
+cds: $(JARS_DIR)/driver-classes.jsa $(JARS_DIR)/executor-classes.jsa
 $(JARS_DIR)/driver-classes.jsa: $(VENV)/.installed $(JARS_DIR)/.fetched brewlake/spark.py
 	$(BIN)/python -m brewlake.devkit.cds --out $@
+# The executors' archive, for a standalone cluster whose nodes hold the jars at these paths:
+# ~1 min once (a one-worker cluster on this machine, the lake on a moto S3 server).
+$(JARS_DIR)/executor-classes.jsa: $(VENV)/.installed $(JARS_DIR)/.fetched brewlake/spark.py
+	$(BIN)/python -m brewlake.devkit.cds --executors --out $@
 
 test: setup aws-setup ## the whole suite, as CI runs it
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -38,6 +38,8 @@ REQUIRED_JARS = (*DELTA_JARS, "hadoop-aws-", "bundle-")
 # pipeline run: the JVM maps Spark's and Delta's classes, already parsed and verified, instead of
 # loading them. Tied to this JDK and these jars; the JVM ignores an archive that no longer matches.
 CLASS_ARCHIVE = "driver-classes.jsa"
+# The executors' archive, for a cluster whose nodes hold the jars at the driver's paths.
+EXECUTOR_CLASS_ARCHIVE = "executor-classes.jsa"
 
 
 def jar_paths(settings: Settings) -> list[str]:
@@ -186,9 +188,22 @@ def class_archive(settings: Settings) -> Path | None:
     return path if path.is_file() else None
 
 
-def driver_java_options(archive: Path | None) -> str | None:
-    """JVM options of a driver that maps `archive` when it matches (-Xshare:auto: else it
-    starts as usual, without a word on the terminal)."""
+def executor_class_archive(settings: Settings) -> Path | None:
+    """The executors' class-data archive in the jars folder (`make setup` builds it), for a
+    cluster whose every node holds the jars, and so the archive, at the driver's paths
+    (`jars_on_every_node`): their class path is the one the archive was recorded with. None for
+    a local master (its executors run in the driver's JVM) or when there is none. An executor
+    that finds no archive at that path, or one recorded with another class path, starts as
+    usual."""
+    if settings.local_master or not settings.jars_on_every_node:
+        return None
+    path = Path(settings.jars_dir) / EXECUTOR_CLASS_ARCHIVE
+    return path if path.is_file() else None
+
+
+def archive_java_options(archive: Path | None) -> str | None:
+    """JVM options that map `archive` when it matches the JVM and its class path (-Xshare:auto:
+    else the JVM starts as usual, without a word on the terminal)."""
     if archive is None:
         return None
     return f"-XX:SharedArchiveFile={archive} -Xshare:auto -Xlog:cds=off -Xlog:cds+dynamic=off"
@@ -249,14 +264,20 @@ def gc_option(settings: Settings) -> str:
 
 
 def jvm_options(
-    settings: Settings, java_options: str | None = None, *, quick: bool | None = None
+    settings: Settings,
+    java_options: str | None = None,
+    *,
+    quick: bool | None = None,
+    executor_java_options: str | None = None,
 ) -> tuple[str, str]:
-    """(driver, executor) JVM options: `java_options` or the class archive for the driver, and
-    the collector and the JIT mode for both (`quick`, else decided by `quick_jit`)."""
+    """(driver, executor) JVM options: `java_options` or the class archive for the driver,
+    `executor_java_options` or theirs for the executors, and the collector and the JIT mode
+    for both (`quick`, else decided by `quick_jit`)."""
     quick = quick_jit(settings) if quick is None else quick
     both = " ".join(filter(None, (gc_option(settings), QUICK_JIT if quick else "")))
-    driver = java_options or driver_java_options(class_archive(settings)) or ""
-    return " ".join(filter(None, (driver, both))), both
+    driver = java_options or archive_java_options(class_archive(settings))
+    executor = executor_java_options or archive_java_options(executor_class_archive(settings))
+    return " ".join(filter(None, (driver, both))), " ".join(filter(None, (executor, both)))
 
 
 def _archive_friendly_class_path(conf: dict[str, str], jars: list[str]) -> dict[str, str]:
@@ -297,13 +318,15 @@ def build_session(
     *,
     register_tables: bool = True,
     java_options: str | None = None,
+    executor_java_options: str | None = None,
 ) -> SparkSession:
     """Start (or reuse) the SparkSession configured for this lake.
 
     `java_options` are the driver JVM's (default: map the class archive, if any); they count only
-    when this call starts the JVM, not under spark-submit. The JIT mode (`spark_jit`) applies to
-    the driver so started and to the executors, and a quick session runs its queries without
-    code generation."""
+    when this call starts the JVM, not under spark-submit. `executor_java_options` are the
+    executors' (default: map theirs, on a cluster that has it). The JIT mode (`spark_jit`)
+    applies to the driver so started and to the executors, and a quick session runs its queries
+    without code generation."""
     jars = jar_paths(settings)
     # Executors must run the same interpreter (and so the same pinned packages) as the driver.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -317,7 +340,9 @@ def build_session(
             continue
         builder = builder.config(key, value)
     quick = quick_jit(settings)
-    driver_options, executor_options = jvm_options(settings, java_options, quick=quick)
+    driver_options, executor_options = jvm_options(
+        settings, java_options, quick=quick, executor_java_options=executor_java_options
+    )
     if driver_options and not _running_under_spark_submit():
         builder = builder.config("spark.driver.extraJavaOptions", driver_options)
     if executor_options:

@@ -1,6 +1,7 @@
-"""Build the driver JVM's class-data archive (AppCDS) that `brewlake.spark.build_session` maps.
+"""Build the class-data archives (AppCDS) that `brewlake.spark.build_session` maps.
 
-    python -m brewlake.devkit.cds    # `make setup` runs it once: .jars/driver-classes.jsa
+    python -m brewlake.devkit.cds              # `make setup`: .jars/driver-classes.jsa
+    python -m brewlake.devkit.cds --executors  # `make setup`: .jars/executor-classes.jsa
 
 A cold JVM spends much of a small run loading, parsing and verifying Spark's and Delta's classes
 (the driver's CPU time for a session start plus a first Delta create/write/read fell from
@@ -12,11 +13,21 @@ against its own build and class path at start and ignores it when they differ, s
 archive costs nothing but the speed-up. `make setup` records it again when the jars, the
 packages or `brewlake/spark.py` (which builds the class path) change; after changing the JDK, or
 what a run does, record it with `make -B cds`.
+
+A cluster's executors are JVMs of their own, started cold for every application: on a
+standalone cluster whose nodes hold the jars at the driver's paths (`jars_on_every_node`) they
+map the executors' archive, recorded the same way from the executor of a one-worker standalone
+cluster on this machine, with the lake on a moto S3 server, as a cluster with S3 runs (the s3a
+jars are on the executors' class path, and the archive holds the classes s3a loads). The
+benchmark's cluster case went from 31.4 s to 28.2 s (medians of 3; 1.44× to 1.28× the
+`local[*]` run) with it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
 import sys
 import tempfile
 import time
@@ -38,9 +49,12 @@ def changed_day(records: list[dict]) -> list[dict]:
     return renamed[:-1]
 
 
-def record_pipeline(settings: Settings, java_options: str) -> None:
-    """Two pipeline days on one session started with `java_options`; returns once its JVM has
-    exited (the archive is written on the way out)."""
+def record_pipeline(
+    settings: Settings, java_options: str | None, executor_java_options: str | None = None
+) -> None:
+    """Two pipeline days on one session started with `java_options` (its executors with
+    `executor_java_options`); returns once its JVM has exited (the archive is written on the
+    way out)."""
     from pyspark import SparkContext
 
     from brewlake.devkit.replay import serve_in_thread
@@ -48,7 +62,12 @@ def record_pipeline(settings: Settings, java_options: str) -> None:
     from brewlake.runtime.pipeline import run_pipeline
     from brewlake.spark import build_session
 
-    spark = build_session(settings, "brewlake-cds", java_options=java_options)
+    spark = build_session(
+        settings,
+        "brewlake-cds",
+        java_options=java_options,
+        executor_java_options=executor_java_options,
+    )
     gateway = SparkContext._gateway
     records = generate_records(RECORDS, seed=11)
     for day, served in ((DAY, records), (DAY + dt.timedelta(days=1), changed_day(records))):
@@ -89,17 +108,92 @@ def build(out: Path) -> Path:
     return out
 
 
+# How long the worker may take to stop the recording's executor once the application ended
+# (the executor writes its archive on the way out).
+EXECUTOR_EXIT_S = 120.0
+
+
+def build_executors(out: Path, jars_dir: Path) -> Path:
+    """Record the executors' archive at `out` (replaced atomically), from the one executor of a
+    one-worker standalone cluster that runs the recording pipeline on an S3 lake (moto), with
+    the jars of `jars_dir` on its class path."""
+    from moto.server import ThreadedMotoServer
+
+    from brewlake.devkit.cluster import HOST, StandaloneCluster, free_port
+    from brewlake.storage import aws_client
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request
+    port = free_port()
+    server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
+    server.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="brewlake-cds-") as tmp:
+            partial = Path(tmp) / out.name
+            with StandaloneCluster(Path(tmp) / "cluster", workers=1, cores=1) as cluster:
+                settings = load_settings(
+                    env={},
+                    lake_root="s3a://brewlake-cds/lake",
+                    s3_endpoint=f"http://{HOST}:{port}",
+                    aws_access_key_id="cds",
+                    aws_secret_access_key="cds",
+                    log_dir=str(Path(tmp) / "logs"),
+                    jars_dir=str(jars_dir),
+                    spark_master=cluster.master_url,
+                    jars_on_every_node=True,
+                    spark_ui_enabled=False,
+                    spark_log_level="ERROR",
+                )
+                aws_client(settings).create_bucket(Bucket="brewlake-cds")
+                logmod.quiet_spark()
+                # The driver listens where the cluster's executors can reach it.
+                os.environ.setdefault("SPARK_LOCAL_IP", HOST)
+                record_pipeline(
+                    settings,
+                    None,
+                    executor_java_options=f"-XX:ArchiveClassesAtExit={partial} -Xlog:cds=off",
+                )
+                _wait_for_executors_to_exit(cluster, EXECUTOR_EXIT_S)
+            if not partial.is_file():
+                raise SetupError(
+                    f"the executor wrote no class archive at {partial}; see {settings.log_dir}"
+                )
+            partial.replace(out)
+    finally:
+        server.stop()
+    return out
+
+
+def _wait_for_executors_to_exit(cluster, timeout_s: float) -> None:
+    """Until no worker runs an executor (each has written its archive and exited)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not any(cluster.worker_state(d)["executors"] for d in cluster.worker_daemons):
+            return
+        time.sleep(0.5)
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m brewlake.devkit.cds", description=__doc__)
-    from brewlake.spark import CLASS_ARCHIVE
+    from brewlake.spark import CLASS_ARCHIVE, EXECUTOR_CLASS_ARCHIVE
 
-    default = Path(load_settings().jars_dir) / CLASS_ARCHIVE
-    parser.add_argument("--out", type=Path, default=default, help=f"default: {default}")
+    jars = Path(load_settings().jars_dir)
+    parser.add_argument(
+        "--executors",
+        action="store_true",
+        help="the executors' archive (a one-worker cluster on this machine), not the driver's",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help=f"default: {jars / CLASS_ARCHIVE}, or {jars / EXECUTOR_CLASS_ARCHIVE}",
+    )
     args = parser.parse_args(argv)
+    name = EXECUTOR_CLASS_ARCHIVE if args.executors else CLASS_ARCHIVE
+    out = (args.out or jars / name).resolve()
     started = time.monotonic()
-    out = build(args.out.resolve())
+    out = build_executors(out, jars) if args.executors else build(out)
     size_mb = out.stat().st_size / 2**20
     print(f"class archive {out} ({size_mb:.0f} MB) in {time.monotonic() - started:.0f} s")
     return 0

@@ -95,10 +95,10 @@ def test_s3a_conf_follows_the_endpoint_scheme():
 
 
 def test_driver_maps_the_class_archive_when_setup_built_one(spark, base_settings, tmp_path):
-    from brewlake.spark import class_archive, driver_java_options
+    from brewlake.spark import archive_java_options, class_archive
 
     assert class_archive(base_settings.replace(jars_dir=str(tmp_path))) is None
-    assert driver_java_options(None) is None
+    assert archive_java_options(None) is None
     archive = class_archive(base_settings)
     if archive is None:
         pytest.skip("no class archive: `make setup` (make cds) builds it")
@@ -114,28 +114,60 @@ def test_driver_maps_the_class_archive_when_setup_built_one(spark, base_settings
     assert str(archive.resolve()) in Path(f"/proc/{pid}/maps").read_text()
 
 
+def test_executors_of_a_cluster_with_the_jars_on_every_node_map_their_class_archive(tmp_path):
+    """Only a cluster whose nodes hold the jars at the driver's paths gives its executors the
+    archive recorded beside them; a local master's executors are the driver's JVM."""
+    from brewlake.spark import EXECUTOR_CLASS_ARCHIVE, executor_class_archive, jvm_options
+
+    archive = tmp_path / EXECUTOR_CLASS_ARCHIVE
+    cluster = load_settings(
+        env={},
+        spark_master="spark://m:7077",
+        jars_on_every_node=True,
+        jars_dir=str(tmp_path),
+        spark_jit="full",
+    )
+    assert executor_class_archive(cluster) is None  # not recorded
+    archive.write_bytes(b"")
+    assert executor_class_archive(cluster) == archive
+    assert executor_class_archive(cluster.replace(jars_on_every_node=False)) is None
+    assert executor_class_archive(cluster.replace(spark_master="local[2]")) is None
+
+    gc = "-XX:+UseParallelGC"
+    mapped = f"-XX:SharedArchiveFile={archive} -Xshare:auto -Xlog:cds=off -Xlog:cds+dynamic=off"
+    assert jvm_options(cluster, "-Dx=1") == (f"-Dx=1 {gc}", f"{mapped} {gc}")
+    # The recording's own executors are given what records the archive instead.
+    _, recording = jvm_options(cluster, "-Dx=1", executor_java_options="-Dy=2")
+    assert recording == f"-Dy=2 {gc}"
+    served = cluster.replace(jars_on_every_node=False)
+    assert jvm_options(served, "-Dx=1") == (f"-Dx=1 {gc}", gc)
+
+
 def test_make_records_the_class_archive_again_when_the_class_path_code_changes():
     """The JVM ignores, without a word, an archive recorded with another class path, and
     brewlake/spark.py decides the class path: `make setup` records the archive again after it
     changes (as after the jars or the packages), and not after an unrelated file."""
     from brewlake.config import PROJECT_ROOT
-    from brewlake.spark import CLASS_ARCHIVE
+    from brewlake.spark import CLASS_ARCHIVE, EXECUTOR_CLASS_ARCHIVE
 
-    def planned(changed: str) -> str:
-        target = f".jars/{CLASS_ARCHIVE}"
+    def planned(changed: str, archive: str) -> str:
         return subprocess.run(
-            ["make", "--dry-run", f"--what-if={changed}", target],
+            ["make", "--dry-run", f"--what-if={changed}", f".jars/{archive}"],
             cwd=PROJECT_ROOT,
             capture_output=True,
             text=True,
             check=True,
         ).stdout
 
-    assert "brewlake.devkit.cds" in planned("brewlake/spark.py")
-    assert "brewlake.devkit.cds" in planned("conf/jars.pom.xml")
-    if not (PROJECT_ROOT / ".jars" / CLASS_ARCHIVE).is_file():
-        pytest.skip("no class archive: `make setup` (make cds) builds it")
-    assert "brewlake.devkit.cds" not in planned("README.md")
+    for archive, command in (
+        (CLASS_ARCHIVE, "brewlake.devkit.cds --out"),
+        (EXECUTOR_CLASS_ARCHIVE, "brewlake.devkit.cds --executors --out"),
+    ):
+        assert command in planned("brewlake/spark.py", archive)
+        assert command in planned("conf/jars.pom.xml", archive)
+        if not (PROJECT_ROOT / ".jars" / archive).is_file():
+            continue  # `make setup` (make cds) records it: nothing to leave alone yet
+        assert "brewlake.devkit.cds" not in planned("README.md", archive)
 
 
 def test_delta_rebuilds_table_state_in_a_few_tasks_even_on_a_cluster():

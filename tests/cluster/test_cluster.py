@@ -131,6 +131,54 @@ def test_a_cluster_session_gets_one_shuffle_partition_per_executor_core(
     assert shape == {**shape, "parallelism": 2, "shuffle": 2, "snapshot": 2}
 
 
+EXECUTOR_ARCHIVE = """
+import json
+from pathlib import Path
+import psutil
+from brewlake.config import load_settings
+from brewlake.spark import build_session, executor_class_archive
+settings = load_settings()
+spark = build_session(settings, register_tables=False)
+spark.range(1000).selectExpr("sum(id)").collect()  # work for both executors
+app = spark.sparkContext.applicationId
+archive = executor_class_archive(settings)
+executors = [
+    p.pid for p in psutil.process_iter(["cmdline"])
+    if "org.apache.spark.executor.CoarseGrainedExecutorBackend" in (cmd := p.info["cmdline"] or [])
+    and app in cmd
+]
+mapped = [str(archive.resolve()) in Path(f"/proc/{pid}/maps").read_text() for pid in executors]
+options = spark.conf.get("spark.executor.extraJavaOptions")
+print(json.dumps({"archive": str(archive), "options": options, "mapped": mapped}))
+spark.stop()
+"""
+
+
+def test_the_executors_of_a_cluster_session_map_their_class_archive(cluster, base_settings, source):
+    """Each executor is a cold JVM of its own: with the jars (and so the archive `make setup`
+    records) at the same paths on every node, it maps the executors' archive, which holds the
+    classes an S3 lake's run loads; mapped, not only named (the JVM silently refuses an archive
+    whose class path is not the start of its own)."""
+    from brewlake.spark import EXECUTOR_CLASS_ARCHIVE
+
+    if not (Path(base_settings.jars_dir) / EXECUTOR_CLASS_ARCHIVE).is_file():
+        pytest.skip("no executors' class archive: `make setup` (make cds) records it")
+    settings = new_s3_lake(base_settings, source.url)
+    env = cluster_env(settings, cluster.master_url)
+    out = subprocess.run(
+        [sys.executable, "-c", EXECUTOR_ARCHIVE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["archive"].endswith(EXECUTOR_CLASS_ARCHIVE)
+    assert f"-XX:SharedArchiveFile={seen['archive']}" in seen["options"].split()
+    assert seen["mapped"] == [True, True], seen  # both executors, one per worker
+
+
 def test_brewlake_run_on_the_cluster_equals_local(
     cluster, reference, base_settings, source, spark, tmp_path
 ):
