@@ -4,6 +4,7 @@ reference every cluster result must equal."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -70,6 +71,16 @@ def cluster_env(settings: Settings, master: str, **extra: str) -> dict[str, str]
     )
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+def run_probe(script: str, env: dict[str, str], timeout: float = 180) -> dict:
+    """Run a Python `script` in a process of its own (its own driver JVM) and return the JSON
+    object its last line prints."""
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 @dataclass

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from tests.cluster.conftest import (
     new_s3_lake,
     results,
     run_logged,
+    run_probe,
     silver_rows,
 )
 from tests.conftest import wait_for
@@ -121,11 +121,7 @@ def test_a_cluster_session_gets_one_shuffle_partition_per_executor_core(
     # Auto partitions (0), unlike the other tests here: 64 made every stage 64 tiny tasks.
     settings = new_s3_lake(base_settings, source.url)
     env = cluster_env(settings, cluster.master_url, BREWLAKE_SPARK_SHUFFLE_PARTITIONS="0")
-    out = subprocess.run(
-        [sys.executable, "-c", SESSION_SHAPE], env=env, capture_output=True, text=True, timeout=180
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    shape = json.loads(out.stdout.strip().splitlines()[-1])
+    shape = run_probe(SESSION_SHAPE, env)
     assert shape["executors"] >= 1, shape  # waited for
     # Two 1-core workers: Spark's default parallelism is 2 (their cores, and never under 2).
     assert shape == {**shape, "parallelism": 2, "shuffle": 2, "snapshot": 2}
@@ -165,15 +161,7 @@ def test_the_executors_of_a_cluster_session_map_their_class_archive(cluster, bas
         pytest.skip("no executors' class archive: `make setup` (make cds) records it")
     settings = new_s3_lake(base_settings, source.url)
     env = cluster_env(settings, cluster.master_url)
-    out = subprocess.run(
-        [sys.executable, "-c", EXECUTOR_ARCHIVE],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    seen = run_probe(EXECUTOR_ARCHIVE, env)
     assert seen["archive"].endswith(EXECUTOR_CLASS_ARCHIVE)
     assert f"-XX:SharedArchiveFile={seen['archive']}" in seen["options"].split()
     assert seen["mapped"] == [True, True], seen  # both executors, one per worker
