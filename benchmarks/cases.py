@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,8 @@ from benchmarks.measure import (
     spread_text,
 )
 from brewlake.config import load_settings
+from brewlake.devkit.cluster import free_port
+from brewlake.devkit.s3 import moto_server
 from brewlake.devkit.synth import generate_records
 from brewlake.spark import jar_conf, jar_paths
 
@@ -45,12 +46,6 @@ def _target(case: str, name: str, measured_: Any, target: str, met: bool | None)
     return {"case": case, "name": name, "measured": measured_, "target": target, "met": met}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def write_dataset(path: Path, rows: int, seed: int) -> list[dict[str, Any]]:
     records = generate_records(rows, seed)
     path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
@@ -60,7 +55,7 @@ def write_dataset(path: Path, rows: int, seed: int) -> list[dict[str, Any]]:
 @contextmanager
 def serve_api(data: Path, *, latency_ms: float = 0, rate_limit: int | None = None) -> Iterator[str]:
     """`brewlake serve-api` in its own process (its GIL never slows the client being measured)."""
-    port = _free_port()
+    port = free_port()
     cmd = [BREWLAKE, "serve-api", "--data", str(data), "--port", str(port)]
     cmd += ["--latency-ms", str(latency_ms)]
     if rate_limit:
@@ -562,24 +557,6 @@ def incremental(work: Path, quick: bool) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def moto_s3() -> Iterator[str]:
-    """A moto S3 server on 127.0.0.1 (the stand-in for S3 on this machine)."""
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per S3 request
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
 def _s3_run(
     url: str, endpoint: str, bucket: str, also_cpu_of: Sequence[int] = (), **extra: str
 ) -> dict[str, Any]:
@@ -610,7 +587,7 @@ def cluster(work: Path, quick: bool) -> dict[str, Any]:
     write_dataset(data, rows, seed=2)
     out: dict[str, Any] = {"rows": rows, "workers": 2, "cores_per_worker": 1}
     runs: dict[str, list[dict[str, Any]]] = {"local": [], "cluster": []}
-    with moto_s3() as endpoint, serve_api(data) as url:
+    with moto_server() as endpoint, serve_api(data) as url:
         started = StandaloneCluster(work / "standalone", workers=2, cores=1).start()
         try:
             cluster_env = {

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -71,12 +70,6 @@ def held_rdds(spark) -> set[int]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_for(predicate, timeout: float, what: str = "condition", interval: float = 0.2):
     """`predicate()`'s first truthy value, asked every `interval` s; AssertionError after
     `timeout` s."""
@@ -92,13 +85,10 @@ def wait_for(predicate, timeout: float, what: str = "condition", interval: float
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A real S3/SNS/SQS endpoint (moto server) on 127.0.0.1, for the whole session."""
-    from moto.server import ThreadedMotoServer
+    from brewlake.devkit.s3 import moto_server
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")

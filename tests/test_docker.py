@@ -29,7 +29,8 @@ import yaml
 
 from brewlake import config as config_module
 from brewlake.config import PROJECT_ROOT, Settings, load_settings
-from tests.conftest import env_for, free_port
+from brewlake.devkit.cluster import free_port
+from tests.conftest import env_for
 
 ROOT = PROJECT_ROOT
 COMPOSE_FILE = ROOT / "docker-compose.yml"

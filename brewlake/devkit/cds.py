@@ -26,16 +26,19 @@ benchmark's cluster case went from 31.4 s to 28.2 s (medians of 3; 1.44× to 1.2
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from brewlake import log as logmod
 from brewlake.config import Settings, load_settings
 from brewlake.errors import SetupError
+
+if TYPE_CHECKING:
+    from brewlake.devkit.cluster import StandaloneCluster
 
 DAY = dt.date(2026, 1, 1)
 RECORDS = 600
@@ -117,53 +120,48 @@ def build_executors(out: Path, jars_dir: Path) -> Path:
     """Record the executors' archive at `out` (replaced atomically), from the one executor of a
     one-worker standalone cluster that runs the recording pipeline on an S3 lake (moto), with
     the jars of `jars_dir` on its class path."""
-    from moto.server import ThreadedMotoServer
-
-    from brewlake.devkit.cluster import HOST, StandaloneCluster, free_port
+    from brewlake.devkit.cluster import HOST, StandaloneCluster
+    from brewlake.devkit.s3 import moto_server
     from brewlake.storage import aws_client
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request
-    port = free_port()
-    server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
-    server.start()
-    try:
-        with tempfile.TemporaryDirectory(prefix="brewlake-cds-") as tmp:
-            partial = Path(tmp) / out.name
-            with StandaloneCluster(Path(tmp) / "cluster", workers=1, cores=1) as cluster:
-                settings = load_settings(
-                    env={},
-                    lake_root="s3a://brewlake-cds/lake",
-                    s3_endpoint=f"http://{HOST}:{port}",
-                    aws_access_key_id="cds",
-                    aws_secret_access_key="cds",
-                    log_dir=str(Path(tmp) / "logs"),
-                    jars_dir=str(jars_dir),
-                    spark_master=cluster.master_url,
-                    jars_on_every_node=True,
-                    spark_ui_enabled=False,
-                    spark_log_level="ERROR",
-                )
-                aws_client(settings).create_bucket(Bucket="brewlake-cds")
-                logmod.quiet_spark()
-                # The driver listens where the cluster's executors can reach it.
-                os.environ.setdefault("SPARK_LOCAL_IP", HOST)
-                record_pipeline(
-                    settings,
-                    None,
-                    executor_java_options=f"-XX:ArchiveClassesAtExit={partial} -Xlog:cds=off",
-                )
-                _wait_for_executors_to_exit(cluster, EXECUTOR_EXIT_S)
-            if not partial.is_file():
-                raise SetupError(
-                    f"the executor wrote no class archive at {partial}; see {settings.log_dir}"
-                )
-            partial.replace(out)
-    finally:
-        server.stop()
+    with (
+        moto_server() as endpoint,
+        tempfile.TemporaryDirectory(prefix="brewlake-cds-") as tmp,
+    ):
+        partial = Path(tmp) / out.name
+        with StandaloneCluster(Path(tmp) / "cluster", workers=1, cores=1) as cluster:
+            settings = load_settings(
+                env={},
+                lake_root="s3a://brewlake-cds/lake",
+                s3_endpoint=endpoint,
+                aws_access_key_id="cds",
+                aws_secret_access_key="cds",
+                log_dir=str(Path(tmp) / "logs"),
+                jars_dir=str(jars_dir),
+                spark_master=cluster.master_url,
+                jars_on_every_node=True,
+                spark_ui_enabled=False,
+                spark_log_level="ERROR",
+            )
+            aws_client(settings).create_bucket(Bucket="brewlake-cds")
+            logmod.quiet_spark()
+            # The driver listens where the cluster's executors can reach it.
+            os.environ.setdefault("SPARK_LOCAL_IP", HOST)
+            record_pipeline(
+                settings,
+                None,
+                executor_java_options=f"-XX:ArchiveClassesAtExit={partial} -Xlog:cds=off",
+            )
+            _wait_for_executors_to_exit(cluster, EXECUTOR_EXIT_S)
+        if not partial.is_file():
+            raise SetupError(
+                f"the executor wrote no class archive at {partial}; see {settings.log_dir}"
+            )
+        partial.replace(out)
     return out
 
 
-def _wait_for_executors_to_exit(cluster, timeout_s: float) -> None:
+def _wait_for_executors_to_exit(cluster: StandaloneCluster, timeout_s: float) -> None:
     """Until no worker runs an executor (each has written its archive and exited)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -26,7 +26,8 @@ import pytest
 import requests
 
 from brewlake.config import PROJECT_ROOT
-from tests.conftest import env_for, free_port, wait_for
+from brewlake.devkit.cluster import free_port
+from tests.conftest import env_for, wait_for
 
 BREWLAKE = str(Path(sys.executable).with_name("brewlake"))
 

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
+from brewlake.devkit.cluster import free_port
 from brewlake.devkit.replay import serve_in_thread
 from bronze.client import BreweryClient, PageFetchError, RateLimiter
 from tests.bronze.conftest import api_settings
-from tests.conftest import free_port
 
 
 def client_for(settings, url, **changes):

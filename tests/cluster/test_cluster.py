@@ -293,7 +293,7 @@ def test_a_worker_killed_in_the_middle_of_silver_costs_nothing(
     cluster, reference, base_settings, source, spark, tmp_path
 ):
     """Runs last: the extra worker it adds is killed, the session's two stay."""
-    from tests.conftest import free_port
+    from brewlake.devkit.cluster import free_port
 
     settings = new_s3_lake(base_settings, source.url)
     env = cluster_env(settings, cluster.master_url, BREWLAKE_SPARK_UI_ENABLED="true")

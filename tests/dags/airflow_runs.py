@@ -25,7 +25,8 @@ import requests
 
 from brewlake.airflow.local import admin_password, airflow_env, is_api_up
 from brewlake.config import PROJECT_ROOT, Settings
-from tests.conftest import env_for, free_port, wait_for
+from brewlake.devkit.cluster import free_port
+from tests.conftest import env_for, wait_for
 
 DAG_ID = "brewlake_medallion"
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))

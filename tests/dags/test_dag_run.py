@@ -22,9 +22,10 @@ import pytest
 
 from brewlake.catalog import GOLD_BREWERY_COUNTS, SILVER_BREWERIES, TABLES, table_version
 from brewlake.config import Settings
+from brewlake.devkit.cluster import free_port
 from brewlake.lake import Lake
 from tests.brewlake.ops.monitoring_fixtures import Trail, aws_client, webhook_fixture  # noqa: F401
-from tests.conftest import free_port, wait_for
+from tests.conftest import wait_for
 from tests.dags.airflow_runs import (
     DAG_ID,
     asset_events,

@@ -12,8 +12,8 @@ from collections import Counter
 import pytest
 import requests
 
+from brewlake.devkit.cluster import free_port
 from brewlake.devkit.replay import serve_in_thread
-from tests.conftest import free_port
 
 
 def get(url, **params):

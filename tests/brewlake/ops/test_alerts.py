@@ -6,10 +6,10 @@ import json
 import logging
 import os
 
+from brewlake.devkit.cluster import free_port
 from brewlake.ops.alerts import publish_event, webhook_payload
 from brewlake.ops.events import EVENT_FIELDS, make_event
 from tests.brewlake.ops.monitoring_fixtures import trail_fixture, webhook_fixture  # noqa: F401
-from tests.conftest import free_port
 
 AIRFLOW_FAILURE = {
     "event": "failed",

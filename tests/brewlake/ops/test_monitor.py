@@ -14,12 +14,12 @@ import logging
 import pytest
 
 from brewlake.catalog import OPS_PIPELINE_RUNS, OPS_QUALITY_CHECKS, register_catalog
+from brewlake.devkit.cluster import free_port
 from brewlake.errors import QualityBreach, SourceError
 from brewlake.ops import tables
 from brewlake.runtime.job import execute_layer
 from brewlake.runtime.result import LayerResult, QualityCheck
 from tests.brewlake.ops.monitoring_fixtures import trail_fixture, webhook_fixture  # noqa: F401
-from tests.conftest import free_port
 
 DAY = dt.date(2025, 3, 1)
 ARGS = argparse.Namespace()

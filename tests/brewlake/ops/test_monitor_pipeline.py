@@ -8,11 +8,11 @@ import json
 import pytest
 
 from brewlake.catalog import OPS_PIPELINE_RUNS, OPS_QUALITY_CHECKS
+from brewlake.devkit.cluster import free_port
 from brewlake.ops import tables
 from brewlake.ops.status import collect_status
 from brewlake.runtime.pipeline import run_pipeline
 from tests.brewlake.ops.monitoring_fixtures import trail_fixture, webhook_fixture  # noqa: F401
-from tests.conftest import free_port
 
 DAY = dt.date(2025, 3, 1)
 pytestmark = pytest.mark.slow
