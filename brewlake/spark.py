@@ -148,7 +148,7 @@ def spark_conf(settings: Settings, jars: list[str] | None = None) -> dict[str, s
 
 # What only counts when the driver JVM starts: spark-submit, when it started it, took them from
 # its command line (`--jars`, `--conf`).
-LAUNCH_ONLY = ("spark.jars", "spark.driver.extraClassPath")
+LAUNCH_ONLY = ("spark.jars", "spark.driver.extraClassPath", "spark.driver.extraJavaOptions")
 
 
 def _running_under_spark_submit() -> bool:
@@ -280,13 +280,31 @@ def jvm_options(
     return " ".join(filter(None, (driver, both))), " ".join(filter(None, (executor, both)))
 
 
-def _archive_friendly_class_path(conf: dict[str, str], jars: list[str]) -> dict[str, str]:
+def jvm_conf(
+    settings: Settings,
+    java_options: str | None = None,
+    *,
+    quick: bool | None = None,
+    executor_java_options: str | None = None,
+) -> dict[str, str]:
+    """`jvm_options` as the Spark properties that carry them (an empty one left out)."""
+    driver, executors = jvm_options(
+        settings, java_options, quick=quick, executor_java_options=executor_java_options
+    )
+    conf = {"spark.driver.extraJavaOptions": driver, "spark.executor.extraJavaOptions": executors}
+    return {key: value for key, value in conf.items() if value}
+
+
+def _archive_friendly_class_path(
+    settings: Settings, conf: dict[str, str], jars: list[str]
+) -> dict[str, str]:
     """Keep the driver's class path a prefix-match of the class archive's: the archive is recorded
     on a local lake, whose class path has no s3a jars, and the JVM refuses an archive whose class
     path is not the start of its own. Spark's launcher puts `spark.driver.extraClassPath` before
     its own jars and `SPARK_DIST_CLASSPATH` after them, so the s3a jars move there (edits `conf`;
-    returns the environment the driver JVM must be launched with)."""
-    if "spark.driver.extraClassPath" not in conf or _running_under_spark_submit():
+    returns the environment the driver JVM must be launched with). Without an archive the class
+    path stays as `jar_conf` made it."""
+    if "spark.driver.extraClassPath" not in conf or class_archive(settings) is None:
         return {}
     s3 = [j for j in jars if Path(j).name.startswith(S3_JARS)]
     if not s3:
@@ -295,6 +313,31 @@ def _archive_friendly_class_path(conf: dict[str, str], jars: list[str]) -> dict[
     conf["spark.driver.extraClassPath"] = os.pathsep.join(rest)
     dist = os.environ.get("SPARK_DIST_CLASSPATH")
     return {"SPARK_DIST_CLASSPATH": os.pathsep.join(filter(None, (dist, *s3)))}
+
+
+def launch_conf(
+    settings: Settings,
+    jars: list[str],
+    *,
+    on_class_path: bool | None = None,
+    quick: bool | None = None,
+    java_options: str | None = None,
+    executor_java_options: str | None = None,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """What starting the driver JVM takes beyond `spark_conf`: (properties, environment).
+
+    How the jars reach the JVMs (`jar_conf`, `on_class_path`), the driver's class path in the
+    order its class archive was recorded with (the s3a jars, if any, in the environment's
+    `SPARK_DIST_CLASSPATH`), and the JVM options of the driver and the executors (`jvm_options`:
+    class archives, collector, JIT mode). `build_session` starts its driver with it, and the
+    DAG's spark-submit is given it (`brewlake.airflow.hooks`), so that a submitted job's driver
+    maps the same archive and compiles the same way as `brewlake run`'s."""
+    conf = jar_conf(settings, jars, on_class_path=on_class_path)
+    env = _archive_friendly_class_path(settings, conf, jars)
+    options = jvm_conf(
+        settings, java_options, quick=quick, executor_java_options=executor_java_options
+    )
+    return {**conf, **options}, env
 
 
 @contextlib.contextmanager
@@ -327,33 +370,31 @@ def build_session(
     executors' (default: map theirs, on a cluster that has it). The JIT mode (`spark_jit`)
     applies to the driver so started and to the executors, and a quick session runs its queries
     without code generation."""
-    jars = jar_paths(settings)
     # Executors must run the same interpreter (and so the same pinned packages) as the driver.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.appName(app_name)
-    conf = spark_conf(settings, jars)
-    launch_env = _archive_friendly_class_path(conf, jars)
-    for key, value in conf.items():
-        if key in LAUNCH_ONLY and _running_under_spark_submit():
-            continue
-        builder = builder.config(key, value)
     quick = quick_jit(settings)
-    driver_options, executor_options = jvm_options(
-        settings, java_options, quick=quick, executor_java_options=executor_java_options
+    launch, launch_env = launch_conf(
+        settings,
+        jar_paths(settings),
+        quick=quick,
+        java_options=java_options,
+        executor_java_options=executor_java_options,
     )
-    if driver_options and not _running_under_spark_submit():
-        builder = builder.config("spark.driver.extraJavaOptions", driver_options)
-    if executor_options:
-        builder = builder.config("spark.executor.extraJavaOptions", executor_options)
+    # Under spark-submit the driver JVM is running already: what starts it came with the command.
+    submitted = _running_under_spark_submit()
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in {**spark_conf(settings), **launch}.items():
+        if not (submitted and key in LAUNCH_ONLY):
+            builder = builder.config(key, value)
     for key, value in (QUICK_SQL_CONF if quick else {}).items():
         builder = builder.config(key, value)
     run_log = _quiet_run_log(settings, app_name)
     # The JVM is a child process: it keeps the stdout/stderr it was started with.
     with (
         logmod.output_to(run_log) if run_log else contextlib.nullcontext(),
-        _environment(launch_env),
+        _environment({} if submitted else launch_env),
     ):
         spark = builder.getOrCreate()
     if run_log:
@@ -427,8 +468,11 @@ def _check_delta_loaded(spark: SparkSession) -> None:
 
 
 def spark_defaults_text(settings: Settings) -> str:
-    """A spark-defaults.conf body that makes `spark-sql`/`pyspark` see the same lake."""
-    conf = spark_conf(settings, jar_paths(settings))
+    """A spark-defaults.conf body that makes `spark-sql`/`pyspark` see the same lake, their JVMs
+    started as brewlake's are (class archives, collector) but compiling fully: a shell lives
+    longer than a run. The s3a jars stay on the driver's class path (a properties file sets no
+    environment), so with an S3 lake the driver starts without its class archive."""
+    conf = {**spark_conf(settings, jar_paths(settings)), **jvm_conf(settings, quick=False)}
     secret = ("secret", "access.key", "session.token")
     lines = [f"{k} {v}" for k, v in sorted(conf.items()) if not any(s in k for s in secret)]
     return "\n".join(lines) + "\n"

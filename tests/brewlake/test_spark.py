@@ -114,6 +114,52 @@ def test_driver_maps_the_class_archive_when_setup_built_one(spark, base_settings
     assert str(archive.resolve()) in Path(f"/proc/{pid}/maps").read_text()
 
 
+def test_the_s3a_jars_follow_sparks_own_only_when_a_class_archive_is_there_to_map(
+    base_settings, tmp_path
+):
+    """The archive is recorded with a local lake's class path (no s3a jars), and the JVM maps it
+    only when that is the start of its own: the s3a jars go after Spark's jars (the launcher
+    appends `SPARK_DIST_CLASSPATH`), the executors keep them all. No archive, no move."""
+    from brewlake.spark import S3_JARS, class_archive, jar_paths, launch_conf
+
+    if class_archive(base_settings) is None:
+        pytest.skip("no class archive: `make setup` (make cds) records it")
+    assert base_settings.uses_s3
+    jars = jar_paths(base_settings)
+    s3a = [j for j in jars if Path(j).name.startswith(S3_JARS)]
+    conf, env = launch_conf(base_settings, jars, on_class_path=True, quick=False)
+    rest = [j for j in jars if j not in s3a]
+    assert conf["spark.driver.extraClassPath"].split(os.pathsep) == rest
+    assert env["SPARK_DIST_CLASSPATH"].split(os.pathsep)[-len(s3a) :] == s3a
+    assert conf["spark.executor.extraClassPath"].split(os.pathsep) == jars
+
+    for jar in jars:  # the same jars, no archive beside them
+        (tmp_path / Path(jar).name).symlink_to(jar)
+    bare = base_settings.replace(jars_dir=str(tmp_path))
+    conf, env = launch_conf(bare, jar_paths(bare), on_class_path=True, quick=False)
+    assert env == {}
+    assert [Path(j).name for j in conf["spark.driver.extraClassPath"].split(os.pathsep)] == [
+        Path(j).name for j in jars
+    ]
+    assert "-XX:SharedArchiveFile" not in conf["spark.driver.extraJavaOptions"]
+
+
+def test_spark_defaults_start_a_shells_jvms_as_brewlakes_but_compiling_fully(base_settings):
+    from brewlake.spark import QUICK_JIT, class_archive, gc_option, spark_defaults_text
+
+    text = spark_defaults_text(base_settings.replace(spark_jit="quick"))
+    conf = dict(line.split(" ", 1) for line in text.splitlines())
+    for side in ("driver", "executor"):
+        options = conf[f"spark.{side}.extraJavaOptions"].split()
+        assert gc_option(base_settings) in options
+        assert not set(QUICK_JIT.split()) & set(options)  # a shell lives longer than a run
+    archive = class_archive(base_settings)
+    if archive is not None:
+        assert f"-XX:SharedArchiveFile={archive}" in conf["spark.driver.extraJavaOptions"]
+    # A properties file sets no environment: the s3a jars stay on the driver's class path.
+    assert "/hadoop-aws-" in conf["spark.driver.extraClassPath"]
+
+
 def test_executors_of_a_cluster_with_the_jars_on_every_node_map_their_class_archive(tmp_path):
     """Only a cluster whose nodes hold the jars at the driver's paths gives its executors the
     archive recorded beside them; a local master's executors are the driver's JVM."""

@@ -204,6 +204,7 @@ def test_each_layer_by_spark_submit_equals_local(
     text = conf.read_text()
     assert "spark.driver.extraClassPath " in text and "spark.executor.extraClassPath " in text
     assert "spark.jars " not in text and "secret" not in text
+    assert "spark.driver.extraJavaOptions " in text and "spark.executor.extraJavaOptions " in text
     before = set(completed_apps(cluster))
     for layer in ("bronze", "silver", "gold"):
         ran = submit(cluster, env, conf, layer, tmp_path / f"{layer}.log")
