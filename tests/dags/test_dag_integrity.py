@@ -157,12 +157,16 @@ def test_a_local_master_gets_the_jars_on_its_class_path_not_through_jars(dag, mo
     task = copy.deepcopy(dag.get_task("silver"))
     task.render_template_fields({"ds": "2025-03-01"})
 
-    assert task.env_vars == {"BREWLAKE_SPARK_MASTER": "local[*]"}
+    assert task.env_vars["BREWLAKE_SPARK_MASTER"] == "local[*]"
     assert task.jars == ""
-    for side in ("driver", "executor"):
+    # With a class archive the driver's s3a jars follow Spark's own (test_spark_submit.py).
+    dist = task.env_vars.get("SPARK_DIST_CLASSPATH")
+    for side, extra in (("driver", dist), ("executor", None)):
         jars = task.conf[f"spark.{side}.extraClassPath"].split(os.pathsep)
+        jars += extra.split(os.pathsep) if extra else []
         assert all(Path(j).is_file() and j.endswith(".jar") for j in jars)
-        assert any(Path(j).name.startswith("delta-spark_") for j in jars)
+        for jar in ("delta-spark_", "hadoop-aws-"):
+            assert any(Path(j).name.startswith(jar) for j in jars), (side, jar)
 
 
 def test_rendering_without_the_spark_connection_names_the_variable(dag, monkeypatch):
