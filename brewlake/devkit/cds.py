@@ -123,10 +123,6 @@ def build(out: Path) -> Path:
     return out
 
 
-# The JVM class an executor runs: how the recording finds its executor's process.
-EXECUTOR_MAIN = "org.apache.spark.executor.CoarseGrainedExecutorBackend"
-
-
 def build_executors(out: Path, jars_dir: Path) -> Path:
     """Record the executors' archive at `out` (replaced atomically), from the one executor of a
     one-worker standalone cluster that runs the recording pipeline on an S3 lake (moto), with
@@ -171,14 +167,10 @@ def build_executors(out: Path, jars_dir: Path) -> Path:
 def dump_executor(spark: SparkSession, out: Path) -> None:
     """Have the session's one executor (started with `-XX:+RecordDynamicDumpInfo`) write the
     classes it loaded to `out`, now."""
-    import psutil
+    from brewlake.devkit.cluster import executor_pids
 
     app = spark.sparkContext.applicationId
-    executors = [
-        p.pid
-        for p in psutil.process_iter(["cmdline"])
-        if EXECUTOR_MAIN in (cmd := p.info["cmdline"] or []) and app in cmd
-    ]
+    executors = executor_pids(app)
     if len(executors) != 1:
         raise SetupError(f"the recording expected one executor of {app}, found {len(executors)}")
     cmd = [jcmd(), str(executors[0]), "VM.cds", "dynamic_dump", str(out)]

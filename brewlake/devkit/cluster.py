@@ -30,6 +30,8 @@ from brewlake.processes import ProcessTree, interrupt_on_signals
 HOST = "127.0.0.1"
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
+# The JVM class a worker starts for each executor of an application.
+EXECUTOR_CLASS = "org.apache.spark.executor.CoarseGrainedExecutorBackend"
 
 
 def spark_home() -> Path:
@@ -48,6 +50,18 @@ def free_port() -> int:
 def get_json(url: str, timeout: float = 5.0) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as answer:
         return json.load(answer)
+
+
+def executor_pids(app_id: str) -> list[int]:
+    """The process ids of application `app_id`'s executor JVMs on this machine (their command
+    line names the executor class and the application)."""
+    import psutil
+
+    return [
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if EXECUTOR_CLASS in (cmd := p.info["cmdline"] or []) and app_id in cmd
+    ]
 
 
 @dataclass

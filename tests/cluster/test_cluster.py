@@ -130,20 +130,16 @@ def test_a_cluster_session_gets_one_shuffle_partition_per_executor_core(
 EXECUTOR_ARCHIVE = """
 import json
 from pathlib import Path
-import psutil
 from brewlake.config import load_settings
+from brewlake.devkit.cluster import executor_pids
 from brewlake.spark import build_session, executor_class_archive
 settings = load_settings()
 spark = build_session(settings, register_tables=False)
 spark.range(1000).selectExpr("sum(id)").collect()  # work for both executors
 app = spark.sparkContext.applicationId
 archive = executor_class_archive(settings)
-executors = [
-    p.pid for p in psutil.process_iter(["cmdline"])
-    if "org.apache.spark.executor.CoarseGrainedExecutorBackend" in (cmd := p.info["cmdline"] or [])
-    and app in cmd
-]
-mapped = [str(archive.resolve()) in Path(f"/proc/{pid}/maps").read_text() for pid in executors]
+maps = [Path(f"/proc/{pid}/maps").read_text() for pid in executor_pids(app)]
+mapped = [str(archive.resolve()) in text for text in maps]
 options = spark.conf.get("spark.executor.extraJavaOptions")
 print(json.dumps({"archive": str(archive), "options": options, "mapped": mapped}))
 spark.stop()
