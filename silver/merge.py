@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -31,7 +31,7 @@ from brewlake.catalog import (
     quote_identifier,
 )
 from brewlake.errors import BrewlakeError
-from brewlake.frames import checkpointed, local_frame, release
+from brewlake.frames import checkpointed, is_in, local_frame, release
 from brewlake.lake import TableRef
 from brewlake.log import get_logger
 from brewlake.schemas import (
@@ -322,15 +322,19 @@ def merge_breweries(
     fingerprint), so no clause reads a target column besides the id: the MERGE need not read
     every column of every file it touches. Without `inserts` (no new id: the usual day) the
     MERGE has no insert clause, so Delta joins the source to the target's rows by an inner
-    join, which a `small` source turns into a lookup (`hinted`)."""
+    join, which a `small` source turns into a lookup (`hinted`); with them, the outer join gets
+    only the rows of the source's ids (`narrowed`)."""
     names = [f.name for f in SILVER_BREWERIES_SCHEMA.fields]
     source = changes.select(*names)
     check_schema(source, SILVER_BREWERIES_SCHEMA, SILVER_BREWERIES)
     columns = {name: F.col(f"s.{name}") for name in names}
+    condition = F.col("t.id") == F.col("s.id")
+    if inserts:  # the outer join: only the rows of the source's ids need reach it
+        condition = narrowed(condition, F.col("t.id"), source.select("id"), small=small)
     merge = (
         delta.table(spark, location)
         .alias("t")
-        .merge(hinted(source, small=small).alias("s"), "t.id = s.id")
+        .merge(hinted(source, small=small).alias("s"), condition)
         .whenMatchedUpdate(set=columns)
     )
     if inserts:
@@ -380,6 +384,26 @@ def record_history(
         _merge_history(spark, history_location, versions, small=small)
 
 
+def history_condition(versions: DataFrame, *, small: bool) -> Column:
+    """The SCD2 MERGE's condition: a keyed source row meets the open version of its id, and
+    for a `small` source only the ids it closes can (`narrowed`)."""
+    condition = (F.col("h.id") == F.col("s._merge_key")) & F.col("h.is_current")
+    closing = versions.where(F.col("_has_open_version")).select("id")
+    return narrowed(condition, F.col("h.id"), closing, small=small)
+
+
+def narrowed(condition: Column, target_id: Column, ids: DataFrame, *, small: bool) -> Column:
+    """A MERGE `condition` that also names the `ids` the source can match, for a `small` source.
+
+    With an insert clause, Delta joins the source LEFT OUTER to every row of the files the MERGE
+    touches, and 1 % of the ids, spread at random, touch every file: Spark shuffled and sorted
+    every row of the table for that join (Spark cannot broadcast the outer side). The list is a
+    predicate on the target's rows alone, which Spark applies before the join, so only the rows
+    the source can match reach the shuffle. Every id the join can match is in it, so the MERGE's
+    result is the same. A large source keeps the plain condition (the list would be its size)."""
+    return condition & is_in(target_id, ids) if small else condition
+
+
 def _merge_history(
     spark: SparkSession, history_location: str, versions: DataFrame, *, small: bool
 ) -> None:
@@ -389,7 +413,7 @@ def _merge_history(
     merge = (
         delta.table(spark, history_location)
         .alias("h")
-        .merge(staged.alias("s"), "h.id = s._merge_key AND h.is_current")
+        .merge(staged.alias("s"), history_condition(versions, small=small))
         .whenMatchedUpdate(set={"is_current": F.lit(False), "valid_to": F.col("s.valid_from")})
         # A closing row whose open version is missing must not become a second new version.
         .whenNotMatchedInsert(condition=F.col("s._merge_key").isNull(), values=columns)

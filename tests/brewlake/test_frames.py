@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from brewlake.frames import checkpointed, local_frame, materialized, release
+from brewlake.frames import checkpointed, is_in, local_frame, materialized, release
 from tests.conftest import held_rdds
 
 
@@ -112,3 +113,25 @@ def test_a_local_frame_holds_its_rows_in_its_schema_exactly(spark):
         second[k] is None for k in ("n", "small", "share", "ok", "day", "names", "context", "raw")
     )
     assert local_frame(spark, [], "path string, content binary").count() == 0
+
+
+def test_is_in_keeps_the_rows_a_semi_join_keeps_as_a_filter_not_a_join(spark):
+    """`is_in` gathers the values on the JVM (no py4j call per value) and is a plain predicate:
+    the same rows as a semi join with the values' frame, and no join in the plan, so Spark can
+    apply it to a table's rows before a shuffle."""
+    names = ["a", "it's", 'say "hi"', "back\\slash", "ünï", "", "x" * 300]
+    rows = spark.createDataFrame([(n,) for n in [*names, "b", "c"]], "name string")
+    values = spark.createDataFrame([(n,) for n in [*names, "not in rows", None]], "v string")
+
+    filtered = rows.where(is_in(F.col("name"), values))
+
+    expected = rows.join(values, rows.name == values.v, "left_semi")
+    assert sorted(filtered.collect()) == sorted(expected.collect())
+    assert sorted(r.name for r in filtered.collect()) == sorted(names)
+    plan = filtered._jdf.queryExecution().optimizedPlan().toString()
+    assert "Join" not in plan and "Filter" in plan, plan
+
+
+def test_is_in_takes_a_frame_of_one_column(spark):
+    with pytest.raises(ValueError, match="one column"):
+        is_in(F.col("id"), spark.range(3).withColumn("other", F.col("id")))

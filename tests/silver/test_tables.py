@@ -16,7 +16,7 @@ from brewlake.frames import local_frame
 from brewlake.lake import Lake
 from brewlake.ops.maintain import maintain
 from brewlake.schemas import SILVER_HISTORY_SCHEMA, SILVER_QUARANTINE_SCHEMA
-from silver import merge
+from silver import merge, transforms
 from tests.conftest import operations
 
 _VALUES = {
@@ -154,3 +154,68 @@ def test_a_small_merge_source_is_broadcast_to_the_inner_joins_delta_runs(
         with delta.session_conf(spark, {"spark.sql.autoBroadcastJoinThreshold": "-1"}):
             plan = joined._jdf.queryExecution().executedPlan().toString()
         assert join in plan, (how, plan)
+
+
+def _version(id_: str, **values) -> dict:
+    row = dict(zip(SILVER_HISTORY_SCHEMA.fieldNames(), _history_row(id_), strict=True))
+    return {**row, "valid_to": None, "is_current": True, **values}
+
+
+def _history_table(spark, location: str, ids: str) -> None:
+    rows = [tuple(_version(i).values()) for i in ids]
+    delta.append(local_frame(spark, rows, SILVER_HISTORY_SCHEMA), location)
+
+
+def _versions(spark):
+    """New versions for b and c (each closes an open one), d (no open version: a first one)."""
+    day2 = dt.date(2026, 1, 2)
+    rows = [
+        (*_version(i, name=f"{i}2", valid_from=day2).values(), has_open)
+        for i, has_open in (("b", True), ("c", True), ("d", False))
+    ]
+    schema = T.StructType(
+        [*SILVER_HISTORY_SCHEMA.fields, T.StructField("_has_open_version", T.BooleanType())]
+    )
+    return local_frame(spark, rows, schema)
+
+
+@pytest.mark.parametrize("small", [True, False])
+def test_the_scd2_merge_closes_open_versions_and_adds_the_new_ones(spark, tmp_path, small):
+    """A small change set names the ids it closes in the MERGE condition (`history_condition`);
+    the history it leaves is the one a large change set leaves."""
+    location = str(tmp_path / "history")
+    _history_table(spark, location, "abc")
+
+    merge._merge_history(spark, location, _versions(spark), small=small)
+
+    rows = delta.read(spark, location).select("id", "name", "valid_from", "valid_to", "is_current")
+    day1, day2 = dt.date(2026, 1, 1), dt.date(2026, 1, 2)
+    assert sorted(rows.collect()) == [
+        ("a", "x", day1, None, True),
+        ("b", "b2", day2, None, True),
+        ("b", "x", day1, day2, False),
+        ("c", "c2", day2, None, True),
+        ("c", "x", day1, day2, False),
+        ("d", "d2", day2, None, True),
+    ]
+
+
+def test_a_small_scd2_merge_filters_the_history_rows_before_its_outer_join(spark, tmp_path):
+    """Delta joins the MERGE's source LEFT OUTER to the rows of the touched files with the
+    MERGE's condition; with a small change set, the ids it closes are a predicate on the
+    history's rows alone, which Spark applies below the join (so below its shuffle): only the
+    open versions being closed reach it, not every history row."""
+    location = str(tmp_path / "history")
+    _history_table(spark, location, "abcdefghijklmnop")
+    versions = _versions(spark)
+    for small, filtered in ((True, True), (False, False)):
+        condition = merge.history_condition(versions, small=small)
+        source = transforms.staged_history(versions).alias("s")
+        joined = source.join(delta.read(spark, location).alias("h"), condition, "left_outer")
+        plan = joined._jdf.queryExecution().optimizedPlan().toString()
+        # The join's right side (the history's rows) starts at the root's last child line.
+        right = plan[plan.index("\n+- ", plan.index("Join LeftOuter")) :].splitlines()[1]
+        assert right.startswith("+- Filter") and ("id" in right and "IN (b,c)" in right) is filtered
+        assert sorted(
+            r.h_id for r in joined.select(F.col("h.id").alias("h_id")).collect() if r.h_id
+        ) == ["b", "c"]
