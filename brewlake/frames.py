@@ -46,7 +46,7 @@ def local_frame(
 
 
 def is_in(column: Column, values: DataFrame) -> Column:
-    """`column IN (the values of the one-column frame \`values\`)`, the values gathered on the
+    """`column IN (the values of the one-column frame values)`, the values gathered on the
     JVM: a predicate Spark can push to a table scan, where a semi join with the frame stays a
     join. `Column.isin(list)` sends every value through py4j as a literal of its own, which took
     ~4 s for 10,000 ids; here the values never pass through Python (classic PySpark only)."""
