@@ -200,22 +200,29 @@ def test_the_scd2_merge_closes_open_versions_and_adds_the_new_ones(spark, tmp_pa
     ]
 
 
-def test_a_small_scd2_merge_filters_the_history_rows_before_its_outer_join(spark, tmp_path):
+@pytest.mark.parametrize(
+    ("small", "most_ids", "filtered"),
+    [(True, merge.NARROWED_IDS, True), (False, merge.NARROWED_IDS, False), (True, 1, False)],
+)
+def test_a_small_scd2_merge_filters_the_history_rows_before_its_outer_join(
+    spark, tmp_path, monkeypatch, small, most_ids, filtered
+):
     """Delta joins the MERGE's source LEFT OUTER to the rows of the touched files with the
     MERGE's condition; with a small change set, the ids it closes are a predicate on the
     history's rows alone, which Spark applies below the join (so below its shuffle): only the
-    open versions being closed reach it, not every history row."""
+    open versions being closed reach it, not every history row. More ids than `NARROWED_IDS`
+    (two here, against a limit of one) keep the plain condition."""
+    monkeypatch.setattr(merge, "NARROWED_IDS", most_ids)
     location = str(tmp_path / "history")
     _history_table(spark, location, "abcdefghijklmnop")
     versions = _versions(spark)
-    for small, filtered in ((True, True), (False, False)):
-        condition = merge.history_condition(versions, small=small)
-        source = transforms.staged_history(versions).alias("s")
-        joined = source.join(delta.read(spark, location).alias("h"), condition, "left_outer")
-        plan = joined._jdf.queryExecution().optimizedPlan().toString()
-        # The join's right side (the history's rows) starts at the root's last child line.
-        right = plan[plan.index("\n+- ", plan.index("Join LeftOuter")) :].splitlines()[1]
-        assert right.startswith("+- Filter") and ("id" in right and "IN (b,c)" in right) is filtered
-        assert sorted(
-            r.h_id for r in joined.select(F.col("h.id").alias("h_id")).collect() if r.h_id
-        ) == ["b", "c"]
+    condition = merge.history_condition(versions, small=small)
+    source = transforms.staged_history(versions).alias("s")
+    joined = source.join(delta.read(spark, location).alias("h"), condition, "left_outer")
+    plan = joined._jdf.queryExecution().optimizedPlan().toString()
+    # The join's right side (the history's rows) starts at the root's last child line.
+    right = plan[plan.index("\n+- ", plan.index("Join LeftOuter")) :].splitlines()[1]
+    assert right.startswith("+- Filter") and ("id" in right and "IN (b,c)" in right) is filtered
+    assert sorted(
+        r.h_id for r in joined.select(F.col("h.id").alias("h_id")).collect() if r.h_id
+    ) == ["b", "c"]
