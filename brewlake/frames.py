@@ -45,18 +45,22 @@ def local_frame(
     return spark.createDataFrame(table)
 
 
-def is_in(column: Column, values: DataFrame) -> Column:
+def is_in(column: Column, values: DataFrame, *, most: int | None = None) -> Column | None:
     """`column IN (the values of the one-column frame values)`, the values gathered on the
     JVM: a predicate Spark can push to a table scan, where a semi join with the frame stays a
     join. `Column.isin(list)` sends every value through py4j as a literal of its own, which took
-    ~4 s for 10,000 ids; here the values never pass through Python (classic PySpark only)."""
+    ~4 s for 10,000 ids; here the values never pass through Python (classic PySpark only).
+    None when the frame holds more than `most` values (gathered once, counted on the JVM)."""
     from pyspark.sql.classic.column import Column as ClassicColumn
 
     if len(values.columns) != 1:
         raise ValueError(f"is_in takes a frame of one column, not {values.columns}")
     jvm = values.sparkSession._jvm
-    collected = getattr(values._jdf, "as")(jvm.org.apache.spark.sql.Encoders.STRING())
-    return ClassicColumn(column._jc.isInCollection(collected.collectAsList()))
+    gathered = getattr(values._jdf, "as")(jvm.org.apache.spark.sql.Encoders.STRING())
+    listed = gathered.collectAsList()
+    if most is not None and listed.size() > most:
+        return None
+    return ClassicColumn(column._jc.isInCollection(listed))
 
 
 def materialized(df: DataFrame, level: StorageLevel) -> DataFrame:

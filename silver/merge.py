@@ -410,9 +410,8 @@ def narrowed(condition: Column, target_id: Column, ids: DataFrame, *, small: boo
     predicate on the target's rows alone, which Spark applies before the join, so only the rows
     the source can match reach the shuffle. Every id the join can match is in it, so the MERGE's
     result is the same. A larger source keeps the plain condition."""
-    if not small or ids.count() > NARROWED_IDS:
-        return condition
-    return condition & is_in(target_id, ids)
+    listed = is_in(target_id, ids, most=NARROWED_IDS) if small else None
+    return condition if listed is None else condition & listed
 
 
 def _merge_history(

@@ -132,6 +132,13 @@ def test_is_in_keeps_the_rows_a_semi_join_keeps_as_a_filter_not_a_join(spark):
     assert "Join" not in plan and "Filter" in plan, plan
 
 
+def test_is_in_gives_none_for_more_values_than_most(spark):
+    values = spark.createDataFrame([("a",), ("b",)], "v string")
+    assert is_in(F.col("name"), values, most=1) is None
+    rows = spark.createDataFrame([("a",), ("c",)], "name string")
+    assert [r.name for r in rows.where(is_in(F.col("name"), values, most=2)).collect()] == ["a"]
+
+
 def test_is_in_takes_a_frame_of_one_column(spark):
     with pytest.raises(ValueError, match="one column"):
         is_in(F.col("id"), spark.range(3).withColumn("other", F.col("id")))
