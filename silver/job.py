@@ -627,6 +627,7 @@ def record_state(run: SilverRun, batch: BatchInfo, quarantine_share: float) -> N
         breweries_version=version,
         alias_map_sha256=run.places.fingerprint,
         quarantine_share=quarantine_share,
+        applied_version=applied_state.applied_head(store, lake),
     )
     applied_state.write(store, lake, state)
 
@@ -788,12 +789,11 @@ def _ensure_tables(
     return created
 
 
-def _recorded_position(settings: Settings) -> tuple | None:
-    """The last batch `silver.state` records, when it is current (a repeat recorded without
-    Spark is applied as much as one that went through the MERGE)."""
+def _recorded_state(settings: Settings) -> applied_state.AppliedState | None:
+    """`silver.state` when it is current (a repeat recorded without Spark is applied as much as
+    one that went through the MERGE)."""
     store, lake = open_store(settings), Lake(settings)
-    state = applied_state.current(store, lake, load_aliases(settings.conf_dir).fingerprint())
-    return None if state is None else state.position
+    return applied_state.current(store, lake, load_aliases(settings.conf_dir).fingerprint())
 
 
 def _high_water(
@@ -804,10 +804,16 @@ def _high_water(
     *,
     rebuild: bool,
 ) -> tuple | None:
-    """The newest applied (ingest_date, batch_id), after recovery; None after a rebuild's reset."""
+    """The newest applied (ingest_date, batch_id), after recovery; None after a rebuild's reset.
+    A settled `silver.state` (no audit row since it was written) gives it without reading the
+    audit table: there is nothing to recover."""
     if not rebuild:
+        state = _recorded_state(settings)
+        if applied_state.is_settled(open_store(settings), Lake(settings), state):
+            return state.position
         marked = recover(spark, settings, locations, logical_date)
-        return max(filter(None, (marked, _recorded_position(settings))), default=None)
+        recorded = None if state is None else state.position
+        return max(filter(None, (marked, recorded)), default=None)
     log.info("silver.rebuild", detail="emptying silver tables; every bronze batch re-applies")
     applied_state.clear(open_store(settings), Lake(settings))
     merge.reset_tables(spark, locations)

@@ -1,7 +1,8 @@
 """The last applied batch, as one small object beside the silver tables (no Delta, no Spark).
 
-`silver/_state/last_applied.json` holds the batch silver applied last, its pages' sha256s and the
-silver.breweries version that holds its data. It is written after every applied batch, and read
+`silver/_state/last_applied.json` holds the batch silver applied last, its pages' sha256s, the
+silver.breweries version that holds its data and the silver.applied_batches version that holds
+its audit row. It is written after every applied batch, and read
 before a Spark session starts: when every pending batch's pages equal its pages (the API served
 the same content), the batches are recorded here and silver needs no Spark work and commits
 nothing (`silver.job.plan_without_spark`).
@@ -21,8 +22,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 from brewlake import delta
 from brewlake.batches import BatchInfo, Manifest
-from brewlake.catalog import SILVER_BREWERIES
-from brewlake.lake import Lake
+from brewlake.catalog import SILVER_APPLIED_BATCHES, SILVER_BREWERIES
+from brewlake.lake import Lake, TableRef
 from brewlake.log import get_logger
 from brewlake.storage import ObjectStore, StorageError
 
@@ -48,6 +49,10 @@ class AppliedState:
     alias_map_sha256: str
     quarantine_share: float
     logic_version: int = LOGIC_VERSION
+    # silver.applied_batches' version after the batch's audit row (None: written by a release
+    # that did not record it). While that table's head is still this version, no batch was
+    # applied after this one, so the run needs no recovery (`is_settled`).
+    applied_version: int | None = None
     # Batches recorded here without Spark since the last batch applied with it, oldest first:
     # (ingest_date, batch_id, the batch whose data they repeat).
     repeats: tuple[tuple[str, str, str], ...] = field(default=())
@@ -64,6 +69,7 @@ class AppliedState:
         breweries_version: int,
         alias_map_sha256: str,
         quarantine_share: float,
+        applied_version: int | None = None,
     ) -> AppliedState:
         return cls(
             batch_id=batch.batch_id,
@@ -72,6 +78,7 @@ class AppliedState:
             breweries_version=breweries_version,
             alias_map_sha256=alias_map_sha256,
             quarantine_share=quarantine_share,
+            applied_version=applied_version,
         )
 
     def repeated_by(self, batch: BatchInfo) -> AppliedState:
@@ -92,7 +99,16 @@ def _key(lake: Lake) -> str:
 
 def breweries_head(store: ObjectStore, lake: Lake) -> int | None:
     """silver.breweries' newest version, by listing its log (None: no table)."""
-    head = delta.head_commit(store, lake.table_key(SILVER_BREWERIES))
+    return _head(store, lake, SILVER_BREWERIES)
+
+
+def applied_head(store: ObjectStore, lake: Lake) -> int | None:
+    """silver.applied_batches' newest version, by listing its log (None: no table)."""
+    return _head(store, lake, SILVER_APPLIED_BATCHES)
+
+
+def _head(store: ObjectStore, lake: Lake, table: TableRef) -> int | None:
+    head = delta.head_commit(store, lake.table_key(table))
     return None if head is None else head[0]
 
 
@@ -123,6 +139,17 @@ def current(store: ObjectStore, lake: Lake, alias_map_sha256: str) -> AppliedSta
     if breweries_head(store, lake) != state.breweries_version:
         return None
     return state
+
+
+def is_settled(store: ObjectStore, lake: Lake, state: AppliedState | None) -> bool:
+    """Whether `state` (`current`) still accounts for every audit row: silver.applied_batches is
+    at the version recorded with it. Then every batch silver committed has its audit row and
+    history (the state is written after both), and none was applied after it: nothing to
+    recover. False after a crash between a batch's audit row and its state, and for a state
+    written without `applied_version`."""
+    if state is None or state.applied_version is None:
+        return False
+    return applied_head(store, lake) == state.applied_version
 
 
 def write(store: ObjectStore, lake: Lake, state: AppliedState) -> None:

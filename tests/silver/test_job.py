@@ -290,6 +290,52 @@ def test_crash_after_data_commit_neither_double_applies_nor_skips(
     assert load(spark, lake_settings, SILVER_BREWERIES).where(F.col("is_active")).count() == 8
 
 
+def _no_audit_read(*args, **kwargs):
+    raise AssertionError("the audit table was read although silver.state was settled")
+
+
+def test_a_run_after_a_settled_state_takes_its_position_without_reading_the_audit(
+    spark, lake_settings, monkeypatch
+):
+    write_batch(lake_settings, DAY1, DAY1_RECORDS)
+    run(spark, lake_settings, DAY1)
+    b2 = write_batch(lake_settings, DAY2, [brewery("a", name="A2"), *DAY1_RECORDS[1:]])
+
+    monkeypatch.setattr(merge, "applied_positions", _no_audit_read)
+    result = run(spark, lake_settings, DAY2)
+    assert result.batch_ids == [b2]
+    assert run(spark, lake_settings, DAY2).batch_ids == []  # settled again: nothing pending
+    applied = load(spark, lake_settings, SILVER_APPLIED_BATCHES).orderBy("ingest_date").collect()
+    assert [(a.ingest_date, a.updated) for a in applied] == [(DAY1, 0), (DAY2, 1)]
+
+
+def _die_before_state(*args, **kwargs):
+    raise Crash("killed after the audit row, before silver.state")
+
+
+def test_a_crash_between_audit_row_and_state_does_not_apply_the_batch_again(
+    spark, lake_settings, monkeypatch
+):
+    """A batch that changes nothing (the same records on other pages) commits no breweries
+    version, so only the audit table shows that it was applied."""
+    write_batch(lake_settings, DAY1, DAY1_RECORDS)
+    run(spark, lake_settings, DAY1)
+    b2 = write_batch(lake_settings, DAY2, DAY1_RECORDS[:4], DAY1_RECORDS[4:])
+    before = versions(spark, lake_settings)
+
+    with monkeypatch.context() as patch, pytest.raises(Crash):
+        patch.setattr(job, "record_state", _die_before_state)
+        run(spark, lake_settings, DAY2)
+    crashed = versions(spark, lake_settings)
+    assert crashed[SILVER_BREWERIES] == before[SILVER_BREWERIES]  # nothing changed
+    assert crashed[SILVER_APPLIED_BATCHES] == before[SILVER_APPLIED_BATCHES] + 1
+
+    assert run(spark, lake_settings, DAY2).batch_ids == []  # recognised as applied
+    assert versions(spark, lake_settings) == crashed
+    applied = load(spark, lake_settings, SILVER_APPLIED_BATCHES).orderBy("ingest_date").collect()
+    assert [a.batch_id for a in applied][1:] == [b2]
+
+
 def test_a_first_load_parses_its_pages_in_the_reading_pass_and_leaves_empty_pages_out(
     spark, lake_settings
 ):
