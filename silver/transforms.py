@@ -38,10 +38,11 @@ _INNER_SPACE = r"(?U)\s+"
 
 # ---------------------------------------------------------------- parsing
 def explode_pages(pages: DataFrame) -> DataFrame:
-    """(path, content) page files -> page, position, raw_record, `_page_sha256`: one row per
-    array element, and one row with a null position for a page that holds none (an empty array,
-    or not a JSON array at all). The page's sha256 rides on its first row only, so the pages are
-    read, hashed and split in one pass and verified from the result (`page_summary`)."""
+    """(path, content) page files -> page, position, raw_record, `_page_sha256`,
+    `_page_records`: one row per array element, and one row with a null position for a page
+    that holds none (an empty array, or not a JSON array at all). The page's sha256 and element
+    count ride on its first row only, so the pages are read, hashed and split in one pass and
+    verified from the result (`page_summary`) without grouping the records by page."""
     # The page's bytes go to the JSON parser as they are (a cast; `decode` would build a Java
     # string of every page first), and the parser reads them as UTF-8: a malformed byte becomes
     # U+FFFD, as `decode` made it.
@@ -57,10 +58,17 @@ def explode_pages(pages: DataFrame) -> DataFrame:
     exploded = per_page.select(
         "page",
         "_page_sha256",
+        F.coalesce(F.size(F.col("_elements")), F.lit(0)).alias("_page_records"),
         F.posexplode_outer(F.col("_elements")).alias("position", "raw_record"),
     )
     first_row = F.coalesce(F.col("position"), F.lit(0)) == 0
-    return exploded.withColumn("_page_sha256", F.when(first_row, F.col("_page_sha256")))
+    return exploded.withColumns(
+        {name: F.when(first_row, F.col(name)) for name in PAGE_COLUMNS}
+    ).select("page", *PAGE_COLUMNS, "position", "raw_record")
+
+
+# What `explode_pages` puts on a page's first row only, for `page_summary`.
+PAGE_COLUMNS = ("_page_sha256", "_page_records")
 
 
 def is_record() -> Column:
@@ -69,9 +77,12 @@ def is_record() -> Column:
 
 
 def page_summary(exploded: DataFrame) -> DataFrame:
-    """Per page of `explode_pages` output: its sha256 and how many records it holds."""
-    return exploded.groupBy("page").agg(
-        F.max("_page_sha256").alias("sha256"), F.count("position").alias("records")
+    """Per page of `explode_pages` output: its sha256 and how many records it holds, read off
+    its first row (no aggregation over the records)."""
+    return exploded.where(F.col("_page_sha256").isNotNull()).select(
+        "page",
+        F.col("_page_sha256").alias("sha256"),
+        F.col("_page_records").cast("long").alias("records"),
     )
 
 
@@ -351,7 +362,7 @@ def conform(records: DataFrame, mapping: DataFrame, bounds: Mapping[str, Bounds]
     """Cleansed records (the page hash already checked) -> canonical place, doubtful coordinates
     flagged, content hash and every rule's verdict: what quarantine and the MERGE both read."""
     return (
-        records.drop("_page_sha256")
+        records.drop(*PAGE_COLUMNS)
         .transform(with_canonical_location, mapping)
         .transform(with_location_suspect, bounds)
         .transform(with_content_hash)

@@ -181,13 +181,13 @@ def test_explode_pages_keeps_empty_and_malformed_pages_and_hashes_each_page_once
     exploded = tr.explode_pages(pages_df(spark, *bodies))
     expected = spark.createDataFrame(
         [
-            (PAGE1, sha[0], 0, '{"id":"a"}'),
-            (PAGE1, None, 1, '{"id":"b"}'),  # the page's hash rides on its first row only
-            (PAGE2, sha[1], None, None),
-            ("page-00003.json", sha[2], None, None),
-            ("page-00004.json", sha[3], 0, '{"name":"Bräu"}'),
+            (PAGE1, sha[0], 2, 0, '{"id":"a"}'),
+            (PAGE1, None, None, 1, '{"id":"b"}'),  # the page's hash and count: first row only
+            (PAGE2, sha[1], 0, None, None),
+            ("page-00003.json", sha[2], 0, None, None),
+            ("page-00004.json", sha[3], 1, 0, '{"name":"Bräu"}'),
         ],
-        "page string, _page_sha256 string, position int, raw_record string",
+        "page string, _page_sha256 string, _page_records int, position int, raw_record string",
     )
     assertDataFrameEqual(exploded, expected, checkRowOrder=False)
 
