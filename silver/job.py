@@ -789,13 +789,6 @@ def _ensure_tables(
     return created
 
 
-def _recorded_state(settings: Settings) -> applied_state.AppliedState | None:
-    """`silver.state` when it is current (a repeat recorded without Spark is applied as much as
-    one that went through the MERGE)."""
-    store, lake = open_store(settings), Lake(settings)
-    return applied_state.current(store, lake, load_aliases(settings.conf_dir).fingerprint())
-
-
 def _high_water(
     spark: SparkSession,
     settings: Settings,
@@ -806,16 +799,19 @@ def _high_water(
 ) -> tuple | None:
     """The newest applied (ingest_date, batch_id), after recovery; None after a rebuild's reset.
     A settled `silver.state` (no audit row since it was written) gives it without reading the
-    audit table: there is nothing to recover."""
+    audit table: there is nothing to recover. A current state's batch (a repeat recorded
+    without Spark is applied as much as one that went through the MERGE) counts as applied."""
+    store, lake = open_store(settings), Lake(settings)
     if not rebuild:
-        state = _recorded_state(settings)
-        if applied_state.is_settled(open_store(settings), Lake(settings), state):
+        aliases = load_aliases(settings.conf_dir).fingerprint()
+        state = applied_state.current(store, lake, aliases)
+        if applied_state.is_settled(store, lake, state):
             return state.position
         marked = recover(spark, settings, locations, logical_date)
         recorded = None if state is None else state.position
         return max(filter(None, (marked, recorded)), default=None)
     log.info("silver.rebuild", detail="emptying silver tables; every bronze batch re-applies")
-    applied_state.clear(open_store(settings), Lake(settings))
+    applied_state.clear(store, lake)
     merge.reset_tables(spark, locations)
     return None
 

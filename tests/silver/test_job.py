@@ -237,8 +237,18 @@ class Crash(RuntimeError):
     """The process dying at a given point of a run."""
 
 
-def _die_before_history(*args, **kwargs):
-    raise Crash("killed after the breweries commit, before history and the audit row")
+def run_dying_at(spark, settings, day, monkeypatch, owner, name: str, where: str) -> dict:
+    """Run `day` with the process dying at `owner.name` (that call raises Crash instead: fault
+    injection at that seam only, everything else runs as in production); the table versions
+    the crashed run left."""
+
+    def die(*args, **kwargs):
+        raise Crash(where)
+
+    with monkeypatch.context() as patch, pytest.raises(Crash):
+        patch.setattr(owner, name, die)
+        run(spark, settings, day)
+    return versions(spark, settings)
 
 
 def test_crash_after_data_commit_neither_double_applies_nor_skips(
@@ -251,11 +261,16 @@ def test_crash_after_data_commit_neither_double_applies_nor_skips(
     before = versions(spark, lake_settings)
 
     # The job dies for real right after the breweries commit: the history write that follows it
-    # raises instead (fault injection at that seam only; everything else runs as in production).
-    with monkeypatch.context() as patch, pytest.raises(Crash):
-        patch.setattr(merge, "record_history", _die_before_history)
-        run(spark, lake_settings, DAY2)
-    crashed = versions(spark, lake_settings)
+    # raises instead.
+    crashed = run_dying_at(
+        spark,
+        lake_settings,
+        DAY2,
+        monkeypatch,
+        merge,
+        "record_history",
+        "killed after the breweries commit, before history and the audit row",
+    )
     assert crashed[SILVER_BREWERIES] == before[SILVER_BREWERIES] + 1  # the data commit landed
     assert crashed[SILVER_HISTORY] == before[SILVER_HISTORY]  # bookkeeping did not
     assert crashed[SILVER_APPLIED_BATCHES] == before[SILVER_APPLIED_BATCHES]
@@ -309,10 +324,6 @@ def test_a_run_after_a_settled_state_takes_its_position_without_reading_the_audi
     assert [(a.ingest_date, a.updated) for a in applied] == [(DAY1, 0), (DAY2, 1)]
 
 
-def _die_before_state(*args, **kwargs):
-    raise Crash("killed after the audit row, before silver.state")
-
-
 def test_a_crash_between_audit_row_and_state_does_not_apply_the_batch_again(
     spark, lake_settings, monkeypatch
 ):
@@ -323,10 +334,15 @@ def test_a_crash_between_audit_row_and_state_does_not_apply_the_batch_again(
     b2 = write_batch(lake_settings, DAY2, DAY1_RECORDS[:4], DAY1_RECORDS[4:])
     before = versions(spark, lake_settings)
 
-    with monkeypatch.context() as patch, pytest.raises(Crash):
-        patch.setattr(job, "record_state", _die_before_state)
-        run(spark, lake_settings, DAY2)
-    crashed = versions(spark, lake_settings)
+    crashed = run_dying_at(
+        spark,
+        lake_settings,
+        DAY2,
+        monkeypatch,
+        job,
+        "record_state",
+        "killed after the audit row, before silver.state",
+    )
     assert crashed[SILVER_BREWERIES] == before[SILVER_BREWERIES]  # nothing changed
     assert crashed[SILVER_APPLIED_BATCHES] == before[SILVER_APPLIED_BATCHES] + 1
 
